@@ -1,0 +1,66 @@
+// One WebSocket connection: reads frames, handles its events one after
+// another, owns its write queue (in FrameSocket), ping timer and
+// subscriptions, and cleans all of them up on close.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "socketshark/routing/client.hpp"
+#include "socketshark/server/frame_socket.hpp"
+
+namespace socketshark::server {
+
+class Hub;
+
+class Session : public routing::Client {
+ public:
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  Session(FrameSocket socket, Hub& hub);
+  ~Session() override;
+
+  // Completes the upgrade and serves the connection until it is closed and
+  // cleaned up. `subprotocol`: echoed in the handshake answer when non-empty.
+  // `reject_code`: when non-zero the session is closed with it right after
+  // the upgrade (a browser cannot read an HTTP status from a failed upgrade).
+  boost::asio::awaitable<void> run(Request request, std::string subprotocol, unsigned short reject_code);
+
+  void send_frame(routing::SharedFrame frame) override;
+  void close(unsigned short code, std::string_view reason) override;
+  bool active() const override { return open_ && !closing_; }
+  std::uint64_t id() const override { return id_; }
+
+ private:
+  boost::asio::awaitable<void> read_frames();
+  boost::asio::awaitable<void> handle_events();
+  void schedule_ping(std::chrono::steady_clock::duration delay);
+  void on_pong();
+  void wake_events();
+
+  boost::beast::websocket::stream<FrameSocket> ws_;
+  Hub& hub_;
+  std::uint64_t id_;
+  boost::beast::flat_buffer read_buffer_;
+  std::deque<std::string> inbox_;
+  boost::asio::steady_timer events_signal_;  // wakes handle_events
+  boost::asio::steady_timer ping_timer_;
+  std::chrono::steady_clock::time_point ping_sent_at_;
+  std::uint64_t ping_generation_ = 0;
+  bool awaiting_pong_ = false;
+  bool open_ = false;     // upgrade done
+  bool closing_ = false;  // close started by us
+  bool reader_done_ = false;
+  std::string closing_reason_ = "client";  // metrics label: who ended it
+};
+
+}  // namespace socketshark::server

@@ -1,0 +1,157 @@
+#include "socketshark/server/frame_socket.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+namespace socketshark::server {
+
+namespace {
+// A single writev takes at most this many frames / bytes; the rest follows in
+// the next write (IOV_MAX is 1024; big batches only add latency).
+constexpr std::size_t max_frames_per_write = 256;
+constexpr std::size_t max_bytes_per_write = 512 * 1024;
+
+void complete(FrameSocket::write_handler& done, error_code ec, std::size_t bytes) {
+  auto ex = net::get_associated_executor(done);
+  net::dispatch(ex, [h = std::move(done), ec, bytes]() mutable { std::move(h)(ec, bytes); });
+}
+}  // namespace
+
+FrameSocket::FrameSocket(tcp::socket socket) : core_(std::make_shared<Core>()) {
+  core_->plain.emplace(std::move(socket));
+}
+
+FrameSocket::FrameSocket(tls_stream stream) : core_(std::make_shared<Core>()) {
+  core_->tls.emplace(std::move(stream));
+}
+
+FrameSocket::executor_type FrameSocket::get_executor() const { return core_->lowest().get_executor(); }
+tcp::socket& FrameSocket::socket() { return core_->lowest(); }
+bool FrameSocket::is_tls() const { return core_->tls.has_value(); }
+std::size_t FrameSocket::queued_bytes() const { return core_->queued_bytes; }
+void FrameSocket::set_send_limit(std::size_t bytes) { core_->send_limit = bytes; }
+
+bool FrameSocket::send(SharedFrame frame) {
+  if (core_->failed) return true;  // the reader sees the error and closes
+  core_->enqueue(std::move(frame), {});
+  return core_->send_limit == 0 || core_->queued_bytes <= core_->send_limit;
+}
+
+void FrameSocket::discard_queued_data() {
+  auto& q = core_->queue;
+  for (std::size_t i = q.size(); i > core_->in_flight; --i) {
+    auto& entry = q[i - 1];
+    if (entry.done) continue;  // Beast's frames still go out
+    core_->queued_bytes -= entry.bytes->size();
+    q.erase(q.begin() + static_cast<std::ptrdiff_t>(i - 1));
+  }
+}
+
+void FrameSocket::close() {
+  error_code ignored;
+  core_->lowest().close(ignored);
+}
+
+tcp::socket& FrameSocket::Core::lowest() { return tls ? tls->next_layer() : *plain; }
+
+void FrameSocket::Core::enqueue(std::shared_ptr<const std::string> bytes, write_handler done) {
+  if (failed) {
+    if (done) {
+      net::post(lowest().get_executor(), [h = std::move(done)]() mutable {
+        std::move(h)(net::error::broken_pipe, 0);
+      });
+    }
+    return;
+  }
+  queued_bytes += bytes->size();
+  queue.push_back(Entry{std::move(bytes), std::move(done)});
+  schedule_flush();
+}
+
+// Flushing is deferred to the end of the current turn of the event loop so
+// that every frame queued by one batch of broker messages leaves in one write.
+void FrameSocket::Core::schedule_flush() {
+  if (writing || flush_posted) return;
+  flush_posted = true;
+  net::post(lowest().get_executor(), [self = shared_from_this()] {
+    self->flush_posted = false;
+    self->flush();
+  });
+}
+
+void FrameSocket::Core::flush() {
+  if (writing || failed || queue.empty()) return;
+  gather.clear();
+  std::size_t bytes = 0;
+  for (auto& entry : queue) {
+    if (gather.size() == max_frames_per_write || bytes >= max_bytes_per_write) break;
+    gather.emplace_back(entry.bytes->data(), entry.bytes->size());
+    bytes += entry.bytes->size();
+  }
+  in_flight = gather.size();
+  writing = true;
+  auto on_done = [self = shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); };
+  if (tls)
+    net::async_write(*tls, gather, std::move(on_done));
+  else
+    net::async_write(*plain, gather, std::move(on_done));
+}
+
+void FrameSocket::Core::on_written(error_code ec) {
+  writing = false;
+  if (ec) {
+    fail_all(ec);
+    return;
+  }
+  for (; in_flight > 0; --in_flight) {
+    Entry entry = std::move(queue.front());
+    queue.pop_front();
+    queued_bytes -= entry.bytes->size();
+    if (entry.done) complete(entry.done, {}, entry.bytes->size());
+  }
+  if (queue.empty()) {
+    // Give a burst's memory back instead of keeping the peak per session.
+    std::vector<net::const_buffer>().swap(gather);
+    std::deque<Entry>().swap(queue);
+  } else {
+    flush();
+  }
+}
+
+void FrameSocket::Core::fail_all(error_code ec) {
+  failed = true;
+  in_flight = 0;
+  std::deque<Entry> pending;
+  pending.swap(queue);
+  queued_bytes = 0;
+  for (auto& entry : pending)
+    if (entry.done) complete(entry.done, ec, 0);
+}
+
+void teardown(boost::beast::role_type, FrameSocket& socket, error_code& ec) {
+  socket.socket().shutdown(tcp::socket::shutdown_send, ec);
+  socket.socket().close(ec);
+}
+
+void async_teardown_impl(FrameSocket& socket, FrameSocket::write_handler done) {
+  // The close frame has been written (Beast waits for it); shut down TLS
+  // politely when it is TLS, then close the TCP socket.
+  auto core = socket.core_;
+  if (core->tls && !core->failed) {
+    core->tls->async_shutdown([core, h = std::move(done)](error_code) mutable {
+      error_code ignored;
+      core->lowest().close(ignored);
+      std::move(h)(error_code{}, 0);
+    });
+    return;
+  }
+  error_code ignored;
+  core->lowest().shutdown(tcp::socket::shutdown_send, ignored);
+  core->lowest().close(ignored);
+  net::post(core->lowest().get_executor(), [h = std::move(done)]() mutable { std::move(h)(error_code{}, 0); });
+}
+
+void beast_close_socket(FrameSocket& socket) { socket.close(); }
+
+}  // namespace socketshark::server
