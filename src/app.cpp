@@ -8,6 +8,7 @@
 #include "socketshark/broker/memory_broker.hpp"
 #include "socketshark/broker/redis_broker.hpp"
 #include "socketshark/protocol/errors.hpp"
+#include "socketshark/server/session.hpp"
 #include "socketshark/util/logging.hpp"
 
 namespace socketshark {
@@ -37,14 +38,16 @@ void log_failure(std::exception_ptr failure, const char* what) {
 App::App(config::Settings settings)
     : settings_(std::move(settings)),
       metrics_(settings_.metrics),
+      jwt_(settings_.authentication.jwt ? std::make_unique<auth::JwtVerifier>(*settings_.authentication.jwt) : nullptr),
       broker_(make_broker(settings_, io_.get_executor(), metrics_)),
       registry_(io_.get_executor(), *broker_, metrics_),
       http_(io_.get_executor(), settings_.http, metrics_),
-      events_(protocol::Services{settings_, registry_, http_, metrics_, io_.get_executor()}),
+      events_(protocol::Services{settings_, registry_, http_, metrics_, io_.get_executor(), jwt_.get()}),
       hub_(settings_, events_, metrics_),
-      listener_(io_.get_executor(), hub_, [this] { return ready(); }),
+      listener_(io_.get_executor(), hub_, [this] { return ready(); }, jwt_.get()),
       signals_(io_, SIGINT, SIGTERM),
       drain_timer_(io_) {
+  events_.on_authenticated([this](routing::Client& client) { hub_.authenticated(static_cast<server::Session&>(client)); });
   if (settings_.metrics.prometheus)
     admin_.emplace(io_.get_executor(), settings_, metrics_, *broker_, [this] { return ready(); });
 }

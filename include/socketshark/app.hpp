@@ -9,6 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "socketshark/auth/jwt_verifier.hpp"
 #include "socketshark/broker/broker.hpp"
 #include "socketshark/callbacks/http_client.hpp"
 #include "socketshark/config/settings.hpp"
@@ -39,6 +40,7 @@ class App {
   config::Settings settings_;
   boost::asio::io_context io_{1};
   ops::Metrics metrics_;
+  std::unique_ptr<auth::JwtVerifier> jwt_;
   std::unique_ptr<broker::Broker> broker_;
   routing::Registry registry_;
   callbacks::HttpClient http_;

@@ -34,7 +34,9 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
       : broker_(broker),
         settings_(settings),
         label_(std::move(label)),
-        probe_channel_("socketshark:probe:" + random_token()),
+        // Under the prefix, so ACLs limited to it allow the probe; it has no
+        // '.', so no client subscription can ever share its name.
+        probe_channel_(settings.channel_prefix + "socketshark:probe:" + random_token()),
         retry_timer_(broker.executor_),
         probe_timer_(broker.executor_) {}
 

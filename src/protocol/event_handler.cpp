@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "socketshark/auth/jwt_verifier.hpp"
 #include "socketshark/callbacks/http_client.hpp"
 #include "socketshark/ops/metrics.hpp"
 #include "socketshark/protocol/errors.hpp"
@@ -105,6 +106,23 @@ double EventHandler::random_fraction() { return std::uniform_real_distribution<d
 net::awaitable<void> EventHandler::handle(std::shared_ptr<Client> client, std::string_view frame) {
   ClientEvent event = parse_client_event(frame);
   auto& metrics = services_.metrics;
+  if (client->event_rate.enabled()) {
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const auto verdict = client->event_rate.take(now);
+    if (verdict != TokenBucket::Verdict::allowed) {
+      metrics.refused("client_rate");
+      Json refusal = Json::object();
+      if (!event.name.empty()) refusal["event"] = event.name;
+      refusal["status"] = "error";
+      refusal["error"] = errors::rate_limited;
+      client->send_text(to_wire(refusal));
+      if (verdict == TokenBucket::Verdict::abusive) {
+        log::warn("client keeps exceeding its event rate, closing", {{"session", client->id()}});
+        client->close(close_codes::too_many, "");
+      }
+      co_return;
+    }
+  }
   switch (event.kind) {
     case EventKind::not_json:
       log::warn("received invalid json", {{"session", client->id()}});
@@ -198,6 +216,20 @@ net::awaitable<bool> EventHandler::authenticate(Client& client, const ClientEven
       auth_info[field] = *value;
     }
     client.auth_info = std::move(auth_info);
+    authenticated(client);
+    reply.ok(client);
+    co_return true;
+  }
+  if (method == "jwt" && authentication.jwt && services_.jwt) {
+    auto token = event.data.find("token");
+    if (token == event.data.end() || !token->is_string()) throw EventError(errors::auth_failed);
+    auto verified = services_.jwt->verify(token->get_ref<const std::string&>());
+    if (!verified.auth_info) {
+      log::info("jwt rejected", {{"session", client.id()}, {"reason", verified.error}});
+      throw EventError(errors::auth_failed);
+    }
+    client.auth_info = std::move(*verified.auth_info);
+    authenticated(client);
     reply.ok(client);
     co_return true;
   }

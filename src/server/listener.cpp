@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "socketshark/auth/jwt_verifier.hpp"
 #include "socketshark/ops/metrics.hpp"
 #include "socketshark/server/http_endpoints.hpp"
 #include "socketshark/server/hub.hpp"
@@ -49,8 +50,9 @@ net::awaitable<void> answer(Stream& stream, HttpResponse response) {
 }
 }  // namespace
 
-Listener::Listener(net::any_io_executor executor, Hub& hub, std::function<bool()> ready)
-    : executor_(executor), hub_(hub), ready_(std::move(ready)), acceptor_(executor) {
+Listener::Listener(net::any_io_executor executor, Hub& hub, std::function<bool()> ready,
+                   const auth::JwtVerifier* jwt)
+    : executor_(executor), hub_(hub), ready_(std::move(ready)), jwt_(jwt), acceptor_(executor) {
   const auto& ssl_settings = hub.settings.ws_ssl;
   if (ssl_settings.enabled()) {
     tls_.emplace(ssl::context::tls_server);
@@ -160,7 +162,26 @@ net::awaitable<void> Listener::serve(tcp::socket socket) {
   }
   auto session = tls ? std::make_shared<Session>(FrameSocket(std::move(*tls)), hub_)
                      : std::make_shared<Session>(FrameSocket(std::move(socket)), hub_);
-  co_await session->run(std::move(request), {}, 0);
+  std::string subprotocol;
+  unsigned short reject_code = 0;
+  if (jwt_) {
+    // A token at the handshake authenticates the session before its first
+    // event; a bad one is refused with 4401 after the upgrade, since a
+    // browser cannot read the status of a failed upgrade.
+    auto token = auth::token_from_handshake(request[http::field::sec_websocket_protocol], request.target());
+    if (token) {
+      if (token->via_subprotocol) subprotocol = "bearer";
+      auto verified = jwt_->verify(token->token);
+      if (verified.auth_info) {
+        session->auth_info = std::move(*verified.auth_info);
+      } else {
+        log::info("jwt rejected at handshake", {{"reason", verified.error}});
+        hub_.metrics.refused("jwt");
+        reject_code = 4401;
+      }
+    }
+  }
+  co_await session->run(std::move(request), std::move(subprotocol), reject_code);
 }
 
 }  // namespace socketshark::server

@@ -37,7 +37,10 @@ Session::Session(FrameSocket socket, Hub& hub)
       hub_(hub),
       id_(hub.next_id()),
       events_signal_(ws_.get_executor(), net::steady_timer::time_point::max()),
-      ping_timer_(ws_.get_executor()) {}
+      ping_timer_(ws_.get_executor()) {
+  const auto& rate = hub.settings.limits.client_rate;
+  event_rate = protocol::TokenBucket(rate.rate, rate.burst);
+}
 
 Session::~Session() = default;
 
@@ -70,6 +73,7 @@ net::awaitable<void> Session::run(Request request, std::string subprotocol, unsi
   open_ = true;
   hub_.add(self);
   hub_.metrics.connection_opened();
+  if (!auth_info.empty()) hub_.authenticated(*this);
   log::debug("new session", {{"session", id_}, {"remote", [&] {
                                 error_code ec;
                                 auto endpoint = ws_.next_layer().socket().remote_endpoint(ec);

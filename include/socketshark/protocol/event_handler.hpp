@@ -2,6 +2,7 @@
 // written top to bottom as coroutines: one event of a session at a time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <random>
 #include <string_view>
@@ -51,6 +52,11 @@ class EventHandler {
   boost::asio::awaitable<void> unsubscribe_all(std::shared_ptr<routing::Client> client);
 
   const Services& services() const { return services_; }
+  // Called whenever a client's auth info is set (auth event or handshake token).
+  void on_authenticated(std::function<void(routing::Client&)> hook) { authenticated_ = std::move(hook); }
+  void authenticated(routing::Client& client) {
+    if (authenticated_) authenticated_(client);
+  }
 
  private:
   struct Reply;
@@ -72,6 +78,7 @@ class EventHandler {
 
   Services services_;
   std::mt19937_64 random_;
+  std::function<void(routing::Client&)> authenticated_;
 };
 
 }  // namespace socketshark::protocol

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "socketshark/protocol/token_bucket.hpp"
 #include "socketshark/routing/frame.hpp"
 #include "socketshark/util/json.hpp"
 
@@ -31,6 +32,8 @@ class Client : public std::enable_shared_from_this<Client> {
 
   // Auth info: the auth_fields of the last successful auth (empty = anonymous).
   Json auth_info = Json::object();
+  // limits.client_rate (disabled unless configured).
+  protocol::TokenBucket event_rate{0, 0};
 
   Subscription* find(std::string_view name) const;
   void add(std::shared_ptr<Subscription> subscription);

@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "socketshark/config/settings.hpp"
 
@@ -39,9 +41,16 @@ class Hub {
   // Called whenever a session is gone (the shutdown waits on it).
   std::function<void()> on_removed;
 
+  // limits.max_connections_per_user: records the session under its auth
+  // info's `field` value and closes the oldest beyond `max` with 4429.
+  void authenticated(Session& session);
+
  private:
   std::uint64_t last_id_ = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<std::string, std::vector<std::uint64_t>> sessions_by_user_;  // oldest first
+  std::unordered_map<std::uint64_t, std::string> user_of_session_;
+  void forget_user(std::uint64_t id);
 };
 
 }  // namespace socketshark::server

@@ -15,11 +15,17 @@
 namespace socketshark::server {
 
 class Hub;
+}  // namespace socketshark::server
+namespace socketshark::auth {
+class JwtVerifier;
+}
+namespace socketshark::server {
 
 class Listener {
  public:
   // `ready` answers /readyz.
-  Listener(boost::asio::any_io_executor executor, Hub& hub, std::function<bool()> ready);
+  Listener(boost::asio::any_io_executor executor, Hub& hub, std::function<bool()> ready,
+           const auth::JwtVerifier* jwt = nullptr);
 
   // Binds; throws with a clear message when the address is unusable.
   void open();
@@ -34,6 +40,7 @@ class Listener {
   boost::asio::any_io_executor executor_;
   Hub& hub_;
   std::function<bool()> ready_;
+  const auth::JwtVerifier* jwt_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::optional<boost::asio::ssl::context> tls_;
 };
