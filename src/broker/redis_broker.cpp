@@ -250,13 +250,18 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
   }
 
   void disconnect_all() {
-    // Never from inside a hiredis callback of the same context: post it.
     for (auto** slot : {&subscriber_, &commands_}) {
       if (auto* context = *slot) {
         *slot = nullptr;
-        context->data = nullptr;
-        redisAsyncSetDisconnectCallback(context, nullptr);
-        net::post(broker_.executor_, [context] { redisAsyncFree(context); });
+        context->data = nullptr;  // its callbacks now ignore it
+        // Inside one of its own callbacks a context must not be freed:
+        // hiredis then disconnects and frees it once the callback returns.
+        // Otherwise free it now (a context hiredis already dropped is never
+        // in our slots: on_disconnect clears them first).
+        if (context->c.flags & REDIS_IN_CALLBACK)
+          redisAsyncDisconnect(context);
+        else
+          redisAsyncFree(context);
       }
     }
     connected_subscriber_ = false;
