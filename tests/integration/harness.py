@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -147,6 +148,34 @@ class RedisServer:
         self._log.close()
 
 
+@dataclass
+class Certificate:
+    """A self-signed certificate for 127.0.0.1 (cert.pem is its own CA)."""
+
+    cert: Path
+    key: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.cert))
+        return ctx
+
+
+def make_certificate(directory: Path) -> Certificate:
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return Certificate(cert, key)
+
+
 # --------------------------------------------------------------------------
 # Fake service (HTTP callbacks)
 # --------------------------------------------------------------------------
@@ -189,6 +218,7 @@ class Recorded:
 
     method: str
     path: str
+    query: str  # raw query string, "" when none
     headers: dict[str, str]
     raw: bytes
     json: Any  # parsed body, or None when it is not JSON
@@ -205,7 +235,8 @@ class FakeService:
     else ``{"status": "ok"}``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: "Certificate | None" = None) -> None:
+        self.tls = tls
         self.port = 0
         self._lock = threading.Lock()
         self._requests: list[Recorded] = []
@@ -227,7 +258,11 @@ class FakeService:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=0.5)
+        ssl_context = None
+        if self.tls is not None:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(str(self.tls.cert), str(self.tls.key))
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=0.5, ssl_context=ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -244,7 +279,8 @@ class FakeService:
     # -- scripting --------------------------------------------------------
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def set(self, path: str, reply: Reply) -> None:
         """Answer every request for ``path`` with ``reply`` (after any queued ones)."""
@@ -317,6 +353,7 @@ class FakeService:
         rec = Recorded(
             method=request.method,
             path=request.path,
+            query=request.query_string,
             headers={k: v for k, v in request.headers.items()},
             raw=raw,
             json=parsed,

@@ -153,3 +153,32 @@ async def test_auth_field_values_keep_their_json_type(config, start_daemon, fake
         "roles": ["a", "b"],
         "anon": None,
     }
+
+
+async def test_non_string_ticket_is_posted_as_is(daemon, fake_service):
+    c = await Client.connect(daemon.ws_url)
+    assert await c.request({"event": "auth", "ticket": 12345}) == AUTH_OK
+    assert fake_service.bodies("/auth/ticket") == [{"ticket": 12345}]
+
+
+async def test_failed_first_auth_leaves_the_session_unauthenticated(daemon, fake_service):
+    fake_service.set("/auth/ticket", error(error="bad"))
+    c = await Client.connect(daemon.ws_url)
+    assert await c.request({"event": "auth", "ticket": "t"}) == auth_error("bad")
+    assert await c.request({"event": "subscribe", "subscription": "closed.t"}) == {
+        "event": "subscribe",
+        "subscription": "closed.t",
+        "status": "error",
+        "error": "Authentication required.",
+    }
+
+
+async def test_reauth_changes_the_auth_info_of_existing_subscriptions(daemon, fake_service):
+    fake_service.queue("/auth/ticket", ok(session_id="first"), ok(session_id="second"))
+    c = await Client.connect(daemon.ws_url)
+    await c.auth("T1")
+    await c.request({"event": "subscribe", "subscription": "full.topic"})
+    await c.auth("T2")
+    await c.send_json({"event": "message", "subscription": "full.topic", "data": 1})
+    (req,) = await fake_service.wait_for("/full/on_message")
+    assert req.json == {"subscription": "full.topic", "session_id": "second", "data": 1}

@@ -156,3 +156,10 @@ async def test_message_without_data_sends_null_data(daemon, fake_service):
     await c.send_json({"event": "message", "subscription": S})
     (req,) = await fake_service.wait_for("/full/on_message")
     assert req.json == {"subscription": S, "extra": "stored", "session_id": SESSION_ID, "data": None}
+
+
+async def test_message_with_subscription_without_dot_is_invalid_format(daemon):
+    c = await Client.connect(daemon.ws_url)
+    assert await c.request({"event": "message", "subscription": "nodot"}) == msg_reply(
+        "error", "nodot", error=ERR_BAD_SUBSCRIPTION
+    )

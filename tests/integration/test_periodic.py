@@ -261,3 +261,32 @@ async def test_heartbeat_failures_change_nothing(periodic_daemon, fake_service, 
         "data": "alive",
         "extra": "e",
     }
+
+
+async def test_renewal_jitter_only_shortens_the_period(config, start_daemon, fake_service):
+    config["services"]["jitter"] = {
+        **callback_urls(fake_service, "jitter", "authorizer"),
+        "authorization_renewal_period": 0.6,
+        "authorization_renewal_jitter": 0.4,
+    }
+    daemon = start_daemon(config)
+    c = await Client.connect(daemon.ws_url)
+    await c.auth()
+    await c.request({"event": "subscribe", "subscription": "jitter.t"})
+    reqs = await fake_service.wait_for("/jitter/authorizer", 5, timeout=8)
+    gaps = [later.at - earlier.at for earlier, later in zip(reqs, reqs[1:5])]
+    assert all(0.15 <= g <= 1.2 for g in gaps), gaps
+
+
+async def test_subscription_stays_live_after_an_authorization_change(periodic_daemon, fake_service):
+    fake_service.queue("/renew/authorizer", ok(capabilities="read"))
+    fake_service.set("/renew/authorizer", ok(capabilities="write"))
+    c = await renew_client(periodic_daemon, fake_service)
+    await fake_service.wait_for("/renew/on_authorization_change")
+    assert await c.request({"event": "subscribe", "subscription": R}) == {
+        "event": "subscribe",
+        "subscription": R,
+        "status": "error",
+        "error": "Already subscribed.",
+        "extra": "e",
+    }

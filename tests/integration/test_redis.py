@@ -37,10 +37,11 @@ def rds(redis_server):
 
 
 async def wait_channels(rds, expected, timeout=5.0):
-    """Wait until the set of subscribed channels equals ``expected``."""
+    """Wait until the set of subscribed channels under PREFIX equals ``expected``
+    (the daemon may keep internal channels of its own outside the prefix)."""
     deadline = time.monotonic() + timeout
     while True:
-        channels = {c.decode() for c in rds.pubsub_channels()}
+        channels = {c.decode() for c in rds.pubsub_channels(PREFIX + "*")}
         if channels == set(expected):
             return
         if time.monotonic() > deadline:

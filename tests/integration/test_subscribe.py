@@ -423,3 +423,52 @@ async def test_subscriptions_are_per_connection(daemon):
         "status": "error",
         "error": ERR_NOT_SUBSCRIBED,
     }
+
+
+@pytest.mark.parametrize("data", ["text", [1], {"k": None}, 7])
+async def test_authorizer_refusal_data_of_any_json_type_is_relayed(daemon, fake_service, data):
+    fake_service.set("/full/authorizer", error(error="No.", data=data))
+    c = await authed_client(daemon)
+    assert await c.request({"event": "subscribe", "subscription": S}) == sub_error(S, "No.", data=data)
+
+
+async def test_authorizer_refusal_with_null_data_has_no_data_key(daemon, fake_service):
+    fake_service.set("/full/authorizer", error(error="No.", data=None))
+    c = await authed_client(daemon)
+    assert await c.request({"event": "subscribe", "subscription": S}) == sub_error(S, "No.")
+
+
+async def test_only_the_extra_fields_present_are_echoed(config, start_daemon):
+    config["services"]["multi"] = {"require_authentication": False, "extra_fields": ["a", "b", "c"]}
+    daemon = start_daemon(config)
+    c = await Client.connect(daemon.ws_url)
+    assert await c.request({"event": "subscribe", "subscription": "multi.t", "c": 3, "a": 1}) == sub_ok(
+        "multi.t", a=1, c=3
+    )
+
+
+async def test_each_subscription_keeps_its_own_extra_data(daemon):
+    c = await Client.connect(daemon.ws_url)
+    await c.request({"event": "subscribe", "subscription": "bare.one", "extra": 1})
+    await c.request({"event": "subscribe", "subscription": "bare.two", "extra": 2})
+    assert await c.request({"event": "unsubscribe", "subscription": "bare.one"}) == {
+        "event": "unsubscribe",
+        "subscription": "bare.one",
+        "status": "ok",
+        "extra": 1,
+    }
+    assert await c.request({"event": "unsubscribe", "subscription": "bare.two"}) == {
+        "event": "unsubscribe",
+        "subscription": "bare.two",
+        "status": "ok",
+        "extra": 2,
+    }
+
+
+async def test_callback_url_query_string_is_kept(config, start_daemon, fake_service):
+    config["services"]["full"]["authorizer"] = fake_service.url("/full/authorizer?key=abc&x=1")
+    daemon = start_daemon(config)
+    c = await authed_client(daemon)
+    assert await c.request({"event": "subscribe", "subscription": S}) == sub_ok()
+    (req,) = fake_service.requests("/full/authorizer")
+    assert req.query == "key=abc&x=1"

@@ -153,3 +153,15 @@ async def test_unsubscribe_from_a_service_without_callbacks(daemon):
     c = await Client.connect(daemon.ws_url)
     await c.request({"event": "subscribe", "subscription": "open.t"})
     assert await c.request({"event": "unsubscribe", "subscription": "open.t"}) == unsub_reply("ok", "open.t")
+
+
+async def test_before_unsubscribe_null_data_gives_no_data_key(daemon, fake_service):
+    fake_service.set("/full/before_unsubscribe", ok(data=None))
+    c = await subscribed_client(daemon, fake_service)
+    assert await c.request({"event": "unsubscribe", "subscription": S}) == unsub_reply("ok", extra="stored")
+
+
+async def test_before_unsubscribe_empty_object_data_is_kept(daemon, fake_service):
+    fake_service.set("/full/before_unsubscribe", ok(data={}))
+    c = await subscribed_client(daemon, fake_service)
+    assert await c.request({"event": "unsubscribe", "subscription": S}) == unsub_reply("ok", data={}, extra="stored")
