@@ -287,7 +287,7 @@ export class SocketShark {
   // ---- connection lifecycle ----
 
   #isReady() {
-    const needsAuth = this.#options.ticket !== null;
+    const needsAuth = this.#options.ticket !== null || this.#options.token !== null;
     return this.#socket !== null && (this.#state === 'authenticated' || (this.#state === 'open' && !needsAuth));
   }
 
@@ -336,24 +336,39 @@ export class SocketShark {
   async #onOpen() {
     const socket = this.#socket;
     this.#setState('open', { protocol: socket.protocol });
-    if (this.#options.ticket === null) {
-      this.#onReady();
-      return;
+    if (this.#options.token !== null) {
+      // The daemon accepts the upgrade even for a bad token and closes with
+      // 4401 before reading a frame, so an answered ping proves the token.
+      try {
+        await this.#request({ event: 'ping', data: 'token' }, { whileConnecting: true });
+      } catch {
+        return; // the close event decides what happens next
+      }
+      if (this.#socket !== socket) return;
     }
+    if (this.#options.ticket !== null && !(await this.#authenticateWithTicket(socket))) return;
+    if (this.#socket !== socket) return;
+    if (this.#options.ticket !== null || this.#options.token !== null) this.#setState('authenticated');
+    this.#onReady();
+  }
+
+  /** Sends the auth event; false when the connection is being dropped or given up. */
+  async #authenticateWithTicket(socket) {
     let ticket;
     try {
       ticket = await resolveCredential(this.#options.ticket);
     } catch (error) {
-      if (this.#socket !== socket) return;
+      if (this.#socket !== socket) return false;
       this.#emit('error', asError(error, 'Could not get a ticket.'));
       this.#restart();
-      return;
+      return false;
     }
-    if (this.#socket !== socket) return;
+    if (this.#socket !== socket) return false;
     try {
       await this.#request({ event: 'auth', method: 'ticket', ticket }, { whileConnecting: true });
+      return true;
     } catch (error) {
-      if (this.#socket !== socket || error.code === 'closed') return;
+      if (this.#socket !== socket || error.code === 'closed') return false;
       if (error.message === 'Service unavailable.') {
         // The ticket service is down: worth another try later.
         this.#emit('error', error);
@@ -362,11 +377,8 @@ export class SocketShark {
         this.#emit('unauthorized', { error: error.message, reply: error.reply });
         this.#giveUp(error);
       }
-      return;
+      return false;
     }
-    if (this.#socket !== socket) return;
-    this.#setState('authenticated');
-    this.#onReady();
   }
 
   #onReady() {
