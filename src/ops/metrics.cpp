@@ -58,7 +58,22 @@ Metrics::Metrics(const config::MetricsSettings& settings)
                   .Name("socketshark_refusals_total")
                   .Help("Connections, events and frames refused by a limit, by reason")
                   .Register(r);
+  channels_ = &BuildGauge()
+                   .Name("socketshark_channels")
+                   .Help("Broker channels subscribed (one per subscription name in use)")
+                   .Register(r)
+                   .Add({});
+  subscriptions_ = &BuildGauge()
+                        .Name("socketshark_subscriptions")
+                        .Help("Subscriptions of all sessions, provisional ones included")
+                        .Register(r)
+                        .Add({});
   set_ready(false);
+}
+
+void Metrics::registry_size(std::size_t channels, std::size_t subscriptions) {
+  channels_->Set(static_cast<double>(channels));
+  subscriptions_->Set(static_cast<double>(subscriptions));
 }
 
 void Metrics::set_ready(bool ready) {

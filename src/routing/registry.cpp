@@ -38,12 +38,6 @@ void erase_slot(std::vector<Subscription*>& list, Subscription& subscription) {
 Registry::Registry(net::any_io_executor executor, broker::Broker& broker, ops::Metrics& metrics)
     : executor_(std::move(executor)), broker_(broker), metrics_(metrics), clock_(steady_seconds) {}
 
-std::size_t Registry::subscription_count() const {
-  std::size_t n = 0;
-  for (auto& [name, channel] : channels_) n += channel.live.size() + channel.provisional.size();
-  return n;
-}
-
 void Registry::on_broker_message(std::string_view name, std::string_view payload, std::size_t queue_size) {
   auto channel = channels_.find(std::string(name));
   auto parsed = parse_published(payload, utc_isoformat(std::chrono::system_clock::now()), queue_size);
@@ -144,6 +138,8 @@ net::awaitable<void> Registry::add_provisional(const std::shared_ptr<Subscriptio
   subscription->state = Subscription::State::provisional;
   subscription->registry_slot = channel.provisional.size();
   channel.provisional.push_back(subscription.get());
+  ++subscriptions_;
+  metrics_.registry_size(channels_.size(), subscriptions_);
   if (created) {
     channel.subscribed_signal = std::make_shared<net::steady_timer>(executor_, net::steady_timer::time_point::max());
     auto signal = channel.subscribed_signal;
@@ -187,11 +183,13 @@ void Registry::remove(Subscription& subscription) {
   if (it == channels_.end()) return;
   Channel& channel = it->second;
   erase_slot(state == Subscription::State::live ? channel.live : channel.provisional, subscription);
+  --subscriptions_;
   if (channel.live.empty() && channel.provisional.empty()) {
     if (channel.subscribed_signal) channel.subscribed_signal->cancel();
     channels_.erase(it);
     broker_.unsubscribe(subscription.name());
   }
+  metrics_.registry_size(channels_.size(), subscriptions_);
 }
 
 }  // namespace socketshark::routing

@@ -37,11 +37,12 @@ def rds(redis_server):
 
 
 async def wait_channels(rds, expected, timeout=5.0):
-    """Wait until the set of subscribed channels under PREFIX equals ``expected``
-    (the daemon may keep internal channels of its own outside the prefix)."""
+    """Wait until the set of subscription channels under PREFIX equals ``expected``
+    (subscription names contain a '.'; the daemon's liveness probe channel,
+    `<prefix>socketshark:probe:<random>`, does not)."""
     deadline = time.monotonic() + timeout
     while True:
-        channels = {c.decode() for c in rds.pubsub_channels(PREFIX + "*")}
+        channels = {c.decode() for c in rds.pubsub_channels(PREFIX + "*.*")}
         if channels == set(expected):
             return
         if time.monotonic() > deadline:

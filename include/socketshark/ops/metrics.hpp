@@ -33,6 +33,7 @@ class Metrics {
   void callback(std::string_view callback, std::string_view outcome, double seconds);
   void broker_reconnect();
   void refused(std::string_view reason);
+  void registry_size(std::size_t channels, std::size_t subscriptions);
 
   std::string serialize() const;  // Prometheus text format
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
@@ -53,6 +54,8 @@ class Metrics {
   prometheus::Counter* broker_reconnects_;
   prometheus::Family<prometheus::Counter>* closed_;
   prometheus::Family<prometheus::Counter>* refused_;
+  prometheus::Gauge* channels_;
+  prometheus::Gauge* subscriptions_;
   long active_ = 0;
   long total_ = 0;
 };

@@ -48,7 +48,7 @@ class Registry {
   bool admit(Subscription& subscription, const MessagePtr& message);
 
   std::size_t channel_count() const { return channels_.size(); }
-  std::size_t subscription_count() const;
+  std::size_t subscription_count() const { return subscriptions_; }
   void set_clock(Clock clock) { clock_ = std::move(clock); }
 
  private:
@@ -69,6 +69,7 @@ class Registry {
   ops::Metrics& metrics_;
   Clock clock_;
   std::unordered_map<std::string, Channel> channels_;
+  std::size_t subscriptions_ = 0;
 };
 
 }  // namespace socketshark::routing
