@@ -235,8 +235,9 @@ class FakeService:
     else ``{"status": "ok"}``.
     """
 
-    def __init__(self, tls: "Certificate | None" = None) -> None:
+    def __init__(self, tls: "Certificate | None" = None, keepalive_timeout: float = 75.0) -> None:
         self.tls = tls
+        self.keepalive_timeout = keepalive_timeout
         self.port = 0
         self._lock = threading.Lock()
         self._requests: list[Recorded] = []
@@ -256,7 +257,9 @@ class FakeService:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, keepalive_timeout=self.keepalive_timeout
+        )
         await self._runner.setup()
         ssl_context = None
         if self.tls is not None:

@@ -182,3 +182,10 @@ async def test_reauth_changes_the_auth_info_of_existing_subscriptions(daemon, fa
     await c.send_json({"event": "message", "subscription": "full.topic", "data": 1})
     (req,) = await fake_service.wait_for("/full/on_message")
     assert req.json == {"subscription": "full.topic", "session_id": "second", "data": 1}
+
+
+@pytest.mark.parametrize("ticket", [0, False, [], {}])
+async def test_falsy_ticket_is_refused(daemon, fake_service, ticket):
+    c = await Client.connect(daemon.ws_url)
+    assert await c.request({"event": "auth", "ticket": ticket}) == auth_error(ERR_NEEDS_TICKET)
+    assert fake_service.requests() == []

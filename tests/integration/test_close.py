@@ -111,3 +111,29 @@ async def test_close_of_one_connection_leaves_others_subscribed(daemon, fake_ser
         "status": "ok",
         "data": "still here",
     }
+
+
+async def test_close_while_on_message_is_in_flight_still_unsubscribes(daemon, fake_service):
+    fake_service.set("/full/on_message", ok(data="late").delayed(1.0))
+    c = await Client.connect(daemon.ws_url)
+    await c.auth()
+    await c.request({"event": "subscribe", "subscription": "full.a"})
+    await c.send_json({"event": "message", "subscription": "full.a"})
+    await fake_service.wait_for("/full/on_message")
+    await c.close()
+    (on,) = await fake_service.wait_for("/full/on_unsubscribe")
+    assert on.json == body("full.a")
+    assert fake_service.bodies("/full/before_unsubscribe") == [body("full.a")]
+
+
+async def test_close_with_many_subscriptions_unsubscribes_them_all(daemon, fake_service):
+    c = await Client.connect(daemon.ws_url)
+    await c.auth()
+    names = [f"full.t{i}" for i in range(50)]
+    for name in names:
+        await c.send_json({"event": "subscribe", "subscription": name})
+    for name in names:
+        assert await c.recv_json() == {"event": "subscribe", "subscription": name, "status": "ok"}
+    await c.close()
+    ons = await fake_service.wait_for("/full/on_unsubscribe", len(names), timeout=10)
+    assert sorted(r.json["subscription"] for r in ons) == sorted(names)

@@ -11,6 +11,7 @@ from harness import (
     ERR_SERVICE_UNAVAILABLE,
     SESSION_ID,
     Client,
+    FakeService,
     Reply,
     free_port,
     http_status,
@@ -234,3 +235,36 @@ async def test_url_credentials_are_sent_as_basic_auth_and_not_logged(config, sta
     await close_all_clients()
     assert await asyncio.get_running_loop().run_in_executor(None, daemon.stop) == 0
     assert "s3cr3tpw" not in daemon.log_text()
+
+
+async def test_answers_with_connection_close_do_not_break_later_callbacks(daemon, fake_service):
+    # base config: one try, so a callback sent on a connection the service
+    # closed would surface as "Service unavailable."
+    for path in ("/auth/ticket", "/full/authorizer", "/full/before_subscribe", "/full/on_message"):
+        reply = ok(session_id=SESSION_ID) if path == TICKET else ok(data="m")
+        reply.headers["Connection"] = "close"
+        fake_service.set(path, reply)
+    c = await Client.connect(daemon.ws_url)
+    await c.auth()
+    assert (await c.request({"event": "subscribe", "subscription": "full.topic"}))["status"] == "ok"
+    for _ in range(3):
+        assert (await c.request({"event": "message", "subscription": "full.topic"}))["status"] == "ok"
+
+
+async def test_connection_closed_by_the_service_while_idle_is_not_a_failure(config, start_daemon, request):
+    # The service drops idle keep-alive connections after 0.2 s; a pooled
+    # connection must not turn the next callback into "Service unavailable."
+    svc = FakeService(keepalive_timeout=0.2).start()
+    request.node._socketshark_fake_service = svc
+    try:
+        svc.set(TICKET, ok(session_id=SESSION_ID))
+        config["authentication"]["ticket"]["validation_url"] = svc.url(TICKET)
+        daemon = start_daemon(with_http(config, tries=1))
+        c = await Client.connect(daemon.ws_url)
+        for _ in range(3):
+            assert await c.request({"event": "auth", "ticket": "t"}) == AUTH_OK
+            await asyncio.sleep(0.6)
+        assert svc.count(TICKET) == 3
+    finally:
+        await close_all_clients()
+        svc.stop()

@@ -6,7 +6,7 @@ import signal
 import socket
 import subprocess
 
-from harness import SESSION_ID, Client, daemon_binary, daemon_env, free_port, run_check
+from harness import SESSION_ID, Client, daemon_binary, daemon_env, free_port, ok, run_check
 
 
 async def test_sigterm_closes_sessions_runs_callbacks_and_exits_0(config, start_daemon, fake_service):
@@ -109,3 +109,28 @@ async def test_log_lines_are_json_objects(daemon):
     assert lines, "the daemon logged nothing at DEBUG"
     for line in lines:
         assert isinstance(json.loads(line), dict), line
+
+
+async def test_sigterm_while_a_callback_is_in_flight_still_cleans_up_and_exits_0(config, start_daemon, fake_service):
+    fake_service.set("/full/before_subscribe", ok().delayed(1.0))
+    daemon = start_daemon(config, expect_clean_exit=False)
+    c = await Client.connect(daemon.ws_url)
+    await c.auth()
+    await c.send_json({"event": "subscribe", "subscription": "full.a"})
+    await fake_service.wait_for("/full/before_subscribe")
+    daemon.send_signal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, daemon.wait, 10) == 0
+    assert fake_service.bodies("/full/on_unsubscribe") == [{"subscription": "full.a", "session_id": SESSION_ID}]
+
+
+async def test_sigterm_with_many_sessions_exits_0(config, start_daemon, fake_service):
+    daemon = start_daemon(config, expect_clean_exit=False)
+    clients = [await Client.connect(daemon.ws_url) for _ in range(20)]
+    for i, c in enumerate(clients):
+        await c.request({"event": "subscribe", "subscription": f"open.t{i % 3}"})
+    daemon.send_signal(signal.SIGTERM)
+    for c in clients:
+        await c.expect_closed(timeout=10)
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, daemon.wait, 10) == 0

@@ -290,3 +290,32 @@ async def test_subscription_stays_live_after_an_authorization_change(periodic_da
         "error": "Already subscribed.",
         "extra": "e",
     }
+
+
+async def test_revocation_frame_does_not_carry_the_authorizers_data(periodic_daemon, fake_service):
+    fake_service.queue("/renew/authorizer", ok(), error(error="Gone.", data={"from": "authorizer"}))
+    c = await renew_client(periodic_daemon, fake_service)
+    assert await c.recv_json(timeout=5) == {
+        "event": "unsubscribe",
+        "subscription": R,
+        "error": "Gone.",
+        "extra": "e",
+    }
+
+
+async def test_revocation_frame_is_sent_after_on_unsubscribe(periodic_daemon, fake_service):
+    fake_service.queue("/renew/authorizer", ok(), error(error="Gone."))
+    fake_service.set("/renew/on_unsubscribe", ok().delayed(1.0))
+    c = await renew_client(periodic_daemon, fake_service)
+    frame = await c.recv_json(timeout=6)
+    assert frame["event"] == "unsubscribe"
+    (on,) = fake_service.requests("/renew/on_unsubscribe")
+    assert on.answered_at is not None
+
+
+async def test_authorizer_fields_disappearing_is_a_change(periodic_daemon, fake_service):
+    fake_service.queue("/renew/authorizer", ok(capabilities="read"))
+    fake_service.set("/renew/authorizer", ok())
+    await renew_client(periodic_daemon, fake_service)
+    (req,) = await fake_service.wait_for("/renew/on_authorization_change", timeout=5)
+    assert req.json == {"subscription": R, "extra": "e", "session_id": SESSION_ID}

@@ -132,3 +132,15 @@ async def test_ping_contacts_no_service(daemon, fake_service):
     await c.ping_pong("a")
     await c.ping_pong("b")
     assert fake_service.requests() == []
+
+
+async def test_whitespace_around_the_json_is_accepted(daemon):
+    c = await Client.connect(daemon.ws_url)
+    await c.send_text(' \n\t{"event": "ping", "data": "ws"} \r\n')
+    assert await c.recv_json() == {"event": "pong", "data": "ws"}
+
+
+async def test_duplicate_keys_the_last_one_wins(daemon):
+    c = await Client.connect(daemon.ws_url)
+    await c.send_text('{"event": "nope", "data": "first", "event": "ping", "data": "last"}')
+    assert await c.recv_json() == {"event": "pong", "data": "last"}

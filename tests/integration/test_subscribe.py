@@ -15,6 +15,7 @@ from harness import (
     ERR_UNHANDLED,
     SESSION_ID,
     Client,
+    Reply,
     callback_urls,
     error,
     http_status,
@@ -472,3 +473,14 @@ async def test_callback_url_query_string_is_kept(config, start_daemon, fake_serv
     assert await c.request({"event": "subscribe", "subscription": S}) == sub_ok()
     (req,) = fake_service.requests("/full/authorizer")
     assert req.query == "key=abc&x=1"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"capabilities": "x"}, {"status": "OK"}, {"status": True}],
+    ids=["no_status", "upper_case_ok", "true"],
+)
+async def test_authorizer_answer_without_status_ok_is_unauthorized(daemon, fake_service, answer):
+    fake_service.set("/full/authorizer", Reply(json=answer))
+    c = await authed_client(daemon)
+    assert await c.request({"event": "subscribe", "subscription": S}) == sub_error(S, ERR_UNAUTHORIZED)

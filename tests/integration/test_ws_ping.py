@@ -102,8 +102,9 @@ def test_ping_timeout_cleans_up_subscriptions(config, start_daemon, fake_service
         raw.close()
 
 
-def test_interval_zero_disables_pings(config, start_daemon):
-    daemon = start_daemon(ping_config(config, 0, 0.3))
+@pytest.mark.parametrize("interval", [0, None])
+def test_interval_zero_or_null_disables_pings(config, start_daemon, interval):
+    daemon = start_daemon(ping_config(config, interval, 0.3))
     raw = RawWebSocket(daemon.ws_port)
     try:
         with pytest.raises(TimeoutError):
