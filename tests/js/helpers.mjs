@@ -68,39 +68,34 @@ async function canConnect(port) {
 }
 
 /**
- * Starts build/socketshark with `configText` (YAML). Resolves once the
- * WebSocket port accepts connections. `restart()` starts it again with the
- * same configuration (same ports).
+ * A child process that is ready once `port` on 127.0.0.1 accepts connections.
+ * `start()` can be called again after `stop()` (same command, same port).
  */
-export async function startDaemon(configText, { wsPort, env = {}, startTimeout = 10000 } = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'socketshark-js-'));
-  const configPath = path.join(dir, 'config.yaml');
-  writeFileSync(configPath, configText);
-  const daemon = {
+export function managedProcess(command, args, { port, env = {}, startTimeout = 10000, name = command } = {}) {
+  return {
     process: null,
     output: '',
     get pid() {
       return this.process?.pid;
     },
     async start() {
-      const child = spawn(DAEMON_BINARY, ['-c', configPath], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       this.process = child;
       child.stdout.on('data', (chunk) => (this.output += chunk));
       child.stderr.on('data', (chunk) => (this.output += chunk));
       let exited = null;
       child.once('exit', (code, signal) => (exited = { code, signal }));
+      child.once('error', (error) => (exited = { error: error.message }));
       await waitFor(
         async () => {
-          if (exited) throw new Error(`socketshark exited early (${JSON.stringify(exited)}):\n${this.output}`);
-          return canConnect(wsPort);
+          if (exited) throw new Error(`${name} exited early (${JSON.stringify(exited)}):\n${this.output}`);
+          return canConnect(port);
         },
-        { timeout: startTimeout, what: `socketshark on port ${wsPort}` },
+        { timeout: startTimeout, what: `${name} on port ${port}` },
       );
+      return this;
     },
-    /** Stops the process by PID with `signal` and waits (bounded) for it to exit. */
+    /** Signals the process by PID and waits (bounded) for it to exit; SIGKILL if it does not. */
     async stop(signal = 'SIGTERM', timeout = 5000) {
       const child = this.process;
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -115,13 +110,22 @@ export async function startDaemon(configText, { wsPort, env = {}, startTimeout =
         await exited;
       }
     },
-    async restart() {
-      await this.start();
-    },
-    async dispose() {
-      await this.stop('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
+  };
+}
+
+/**
+ * Starts build/socketshark with `configText` (YAML) written to a temporary
+ * file; resolves once the WebSocket port accepts connections.
+ */
+export async function startDaemon(configText, { wsPort, env = {} } = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'socketshark-js-'));
+  const configPath = path.join(dir, 'config.yaml');
+  writeFileSync(configPath, configText);
+  const daemon = managedProcess(DAEMON_BINARY, ['-c', configPath], { port: wsPort, env, name: 'socketshark' });
+  daemon.restart = () => daemon.start();
+  daemon.dispose = async () => {
+    await daemon.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   };
   await daemon.start();
   return daemon;
