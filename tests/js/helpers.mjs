@@ -68,6 +68,15 @@ async function canConnect(port) {
 }
 
 /**
+ * This process's environment without SOCKETSHARK_* variables: the daemon reads
+ * every one of them as a configuration override and refuses unknown keys
+ * (SOCKETSHARK_BINARY, set for the tests, would stop it from starting).
+ */
+function inheritedEnvironment() {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SOCKETSHARK_')));
+}
+
+/**
  * A child process that is ready once `port` on 127.0.0.1 accepts connections.
  * `start()` can be called again after `stop()` (same command, same port).
  */
@@ -79,7 +88,7 @@ export function managedProcess(command, args, { port, env = {}, startTimeout = 1
       return this.process?.pid;
     },
     async start() {
-      const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(command, args, { env: { ...inheritedEnvironment(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       this.process = child;
       child.stdout.on('data', (chunk) => (this.output += chunk));
       child.stderr.on('data', (chunk) => (this.output += chunk));
