@@ -3,6 +3,7 @@
 // JWT handshake, against a small fake WebSocket server.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -349,6 +350,82 @@ services:
     assert.deepEqual(message.data, { again: true });
     assert.equal(message.color, 'blue');
     assert.deepEqual((await client.send('room.survivor', { reply: 'echo', text: 'back' })).data, { echo: 'back' });
+  });
+});
+
+/** An HS256 JWT, signed here so the test needs no JWT library. */
+function signJwt(claims, secret) {
+  const encode = (part) => Buffer.from(JSON.stringify(part)).toString('base64url');
+  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(claims)}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+describe('JWT at the handshake, against the daemon', () => {
+  const secret = 'a-test-secret-that-is-long-enough-for-hs256';
+  let daemon;
+  let service;
+  let url;
+  const clients = [];
+  const inOneMinute = () => Math.floor(Date.now() / 1000) + 60;
+
+  before(async () => {
+    service = await startJsonService({ '/private/before_subscribe': () => ({ status: 'ok' }) });
+    const wsPort = await freePort();
+    url = `ws://127.0.0.1:${wsPort}`;
+    daemon = await startDaemon(
+      `
+broker: memory
+ws_host: 127.0.0.1
+ws_port: ${wsPort}
+ws_ping: {interval: 0}
+log: {level: WARNING, format: console}
+authentication:
+  jwt: {secret: "${secret}", algorithms: [HS256], auth_fields: [user_id]}
+services:
+  private:
+    before_subscribe: "${service.url}/private/before_subscribe"
+`,
+      { wsPort },
+    );
+  });
+
+  after(async () => {
+    for (const client of clients) client.close();
+    await daemon?.dispose();
+    await service?.close();
+  });
+
+  test('a valid token authenticates the session: its claims reach the callbacks', async () => {
+    const client = new SocketShark(url, {
+      WebSocket: WebSocketImpl,
+      token: async () => signJwt({ user_id: 'mia', exp: inOneMinute() }, secret),
+      pingInterval: 0,
+    });
+    clients.push(client);
+    const states = [];
+    client.on('state', (state, detail) => states.push(state === 'open' ? `open:${detail.protocol}` : state));
+    await client.connect();
+    assert.deepEqual(states, ['connecting', 'open:bearer', 'authenticated']);
+    await client.subscribe('private.inbox');
+    assert.deepEqual(service.callsTo('/private/before_subscribe'), [{ subscription: 'private.inbox', user_id: 'mia' }]);
+  });
+
+  test('a token with a wrong signature is closed with 4401: unauthorized, no reconnect', async () => {
+    const client = new SocketShark(url, {
+      WebSocket: WebSocketImpl,
+      token: signJwt({ user_id: 'mia', exp: inOneMinute() }, 'not-the-secret'),
+      reconnect: { initialDelay: 10, maxDelay: 20, factor: 2 },
+      pingInterval: 0,
+    });
+    clients.push(client);
+    const attempts = [];
+    client.on('state', (state) => state === 'connecting' && attempts.push(state));
+    const unauthorized = nextEvent(client, 'unauthorized');
+    await assert.rejects(client.connect(), /Unauthorized/);
+    assert.equal((await unauthorized)[0].code, 4401);
+    await sleep(200);
+    assert.equal(client.state, 'closed');
+    assert.equal(attempts.length, 1);
   });
 });
 
