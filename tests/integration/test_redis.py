@@ -21,6 +21,12 @@ def redis_config(config, redis_server, fake_service):
         "require_authentication": False,
         "extra_fields": ["extra"],
     }
+    config["services"]["picky"] = {
+        **callback_urls(fake_service, "picky", "before_subscribe"),
+        "require_authentication": False,
+        "extra_fields": ["extra"],
+        "filter_fields": ["extra"],
+    }
     return config
 
 
@@ -142,3 +148,58 @@ async def test_messages_are_delivered_while_a_callback_is_slow(redis_daemon, rds
     first = await c.recv_json(timeout=1.2)
     assert first["event"] == "message" and first["data"] == "meanwhile" and "status" not in first
     assert await c.recv_json() == {"event": "message", "subscription": "slow.t", "status": "ok", "data": "reply"}
+
+
+async def start_provisional(c, rds, fake_service, name, **fields):
+    """Send a subscribe whose before_subscribe is slow; return once the
+    channel is subscribed and before_subscribe is in flight."""
+    service = name.split(".", 1)[0]
+    await c.send_json({"event": "subscribe", "subscription": name, **fields})
+    await fake_service.wait_for(f"/{service}/before_subscribe")
+    await wait_channels(rds, {PREFIX + name})
+
+
+async def test_buffered_messages_pass_the_filters(redis_daemon, rds, fake_service):
+    fake_service.set("/picky/before_subscribe", ok().delayed(1.0))
+    c = await Client.connect(redis_daemon.ws_url)
+    await start_provisional(c, rds, fake_service, "picky.t", extra="mine")
+    publish(rds, "picky.t", {"subscription": "picky.t", "extra": "other", "data": "not for me"})
+    publish(rds, "picky.t", {"subscription": "picky.t", "extra": "mine", "data": "for me"})
+    assert await c.recv_json() == {"event": "subscribe", "subscription": "picky.t", "status": "ok", "extra": "mine"}
+    msg = await c.recv_json()
+    assert msg["data"] == "for me"
+    await c.expect_no_message(0.3)
+
+
+async def test_subscribe_reply_order_seeds_the_order_filter(redis_daemon, rds, fake_service):
+    fake_service.set("/slow/before_subscribe", ok(data="snapshot", options={"order": 5}))
+    c = await Client.connect(redis_daemon.ws_url)
+    assert await c.request({"event": "subscribe", "subscription": "slow.t"}) == {
+        "event": "subscribe",
+        "subscription": "slow.t",
+        "status": "ok",
+        "data": "snapshot",
+    }
+    publish(rds, "slow.t", {"subscription": "slow.t", "data": "old", "options": {"order": 5}})
+    publish(rds, "slow.t", {"subscription": "slow.t", "data": "new", "options": {"order": 6}})
+    assert (await c.recv_json())["data"] == "new"
+
+
+async def test_buffered_messages_older_than_the_subscribe_reply_are_dropped(redis_daemon, rds, fake_service):
+    fake_service.set("/slow/before_subscribe", ok(data="snapshot", options={"order": 5}).delayed(1.0))
+    c = await Client.connect(redis_daemon.ws_url)
+    await start_provisional(c, rds, fake_service, "slow.t")
+    publish(rds, "slow.t", {"subscription": "slow.t", "data": "stale", "options": {"order": 4}})
+    publish(rds, "slow.t", {"subscription": "slow.t", "data": "fresh", "options": {"order": 7}})
+    assert (await c.recv_json())["data"] == "snapshot"
+    assert (await c.recv_json())["data"] == "fresh"
+    await c.expect_no_message(0.3)
+
+
+async def test_buffered_messages_are_discarded_when_before_subscribe_fails(redis_daemon, rds, fake_service):
+    fake_service.set("/slow/before_subscribe", error(error="no").delayed(1.0))
+    c = await Client.connect(redis_daemon.ws_url)
+    await start_provisional(c, rds, fake_service, "slow.t")
+    publish(rds, "slow.t", {"subscription": "slow.t", "data": "never"})
+    assert await c.recv_json() == {"event": "subscribe", "subscription": "slow.t", "status": "error", "error": "no"}
+    await c.expect_no_message(0.5)
