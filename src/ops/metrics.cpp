@@ -68,7 +68,16 @@ Metrics::Metrics(const config::MetricsSettings& settings)
                         .Help("Subscriptions of all sessions, provisional ones included")
                         .Register(r)
                         .Add({});
+  cluster_resubscriptions_ = &BuildCounter()
+                                  .Name("socketshark_cluster_resubscriptions_total")
+                                  .Help("Channels resubscribed after a Redis Cluster topology change")
+                                  .Register(r)
+                                  .Add({});
   set_ready(false);
+}
+
+void Metrics::cluster_resubscribed(std::size_t channels) {
+  cluster_resubscriptions_->Increment(static_cast<double>(channels));
 }
 
 void Metrics::registry_size(std::size_t channels, std::size_t subscriptions) {

@@ -34,6 +34,7 @@ class Metrics {
   void broker_reconnect();
   void refused(std::string_view reason);
   void registry_size(std::size_t channels, std::size_t subscriptions);
+  void cluster_resubscribed(std::size_t channels);
 
   std::string serialize() const;  // Prometheus text format
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
@@ -55,6 +56,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* closed_;
   prometheus::Family<prometheus::Counter>* refused_;
   prometheus::Gauge* channels_;
+  prometheus::Counter* cluster_resubscriptions_;
   prometheus::Gauge* subscriptions_;
   long active_ = 0;
   long total_ = 0;
