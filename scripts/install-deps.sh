@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything socketshark-cpp needs to build, test and run on Debian 12.
-# Idempotent: packages already present are skipped by apt. Used by README,
-# .ci/run and docker/Dockerfile alike.
-#   scripts/install-deps.sh            build + test dependencies
+# Installs what socketshark-cpp needs on Debian 12, idempotently (packages
+# already present are skipped). README, .ci/run and docker/Dockerfile all
+# use this one script.
+#   scripts/install-deps.sh            build the daemon (compiler, libraries)
+#   scripts/install-deps.sh --test     also everything the test suite uses
 #   scripts/install-deps.sh --runtime  only the shared libraries the binary needs
 set -euo pipefail
 
@@ -12,16 +13,29 @@ build_packages=(
   libhiredis-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   prometheus-cpp-dev libssl-dev libcpp-jwt-dev
   libgtest-dev libgmock-dev googletest
-  # integration tests: a real redis-server, real WebSocket/HTTP peers in Python
+)
+test_packages=(
+  # a real redis-server; real WebSocket/HTTP peers in Debian's Python
   redis-server redis-tools openssl procps
   python3 python3-pytest python3-websockets python3-aiohttp python3-redis python3-jwt python3-yaml
+  # the browser client's tests: headless Chromium driven by playwright-core
+  chromium
 )
 runtime_packages=(
   libboost-system1.81.0 libboost-url1.81.0 libhiredis0.14 libyaml-cpp0.7
   libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libssl3 ca-certificates
 )
 
-if [[ "${1:-}" == "--runtime" ]]; then packages=("${runtime_packages[@]}"); else packages=("${build_packages[@]}"); fi
+case "${1:-}" in
+  --runtime) packages=("${runtime_packages[@]}") ;;
+  --test)
+    packages=("${build_packages[@]}" "${test_packages[@]}")
+    # Node.js with npm: the machine's own when present, else Debian's.
+    command -v npm >/dev/null || packages+=(nodejs npm)
+    ;;
+  "") packages=("${build_packages[@]}") ;;
+  *) echo "usage: $0 [--test|--runtime]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
 
   socketshark::log::setup(settings.log);
   socketshark::log::info("starting", {{"version", SOCKETSHARK_VERSION}, {"config", source}});
+  for (const auto& variable : settings.ignored_environment)
+    socketshark::log::warn("environment variable names no setting, ignored", {{"variable", variable}});
   try {
     socketshark::App app(std::move(settings));
     return app.run();

@@ -895,6 +895,8 @@ void read_limits(const MapReader& reader, Limits& out) {
                       NullMeans::zero);
   reader.read_integer("max_connections", out.max_connections, 0, NullMeans::zero);
   reader.read_integer("send_buffer_bytes", out.send_buffer_bytes, 0, NullMeans::zero);
+  reader.read_seconds("handshake_timeout", out.handshake_timeout, kPositive);
+  reader.read_seconds("auth_timeout", out.auth_timeout, kNonNegative, NullMeans::zero);
 
   const MapReader per_user = reader.section("max_connections_per_user", {"field", "max"});
   per_user.read_string("field", out.max_connections_per_user.field);
@@ -937,7 +939,8 @@ Settings read_settings(const YAML::Node& root, bool has_redis_section, Problems&
   read_publish_api(top.section("publish_api", {"keys", "max_body_bytes"}), settings.publish_api);
   read_limits(top.section("limits", {"max_message_bytes", "max_subscriptions_per_session",
                                      "max_connections", "max_connections_per_user",
-                                     "client_rate", "send_buffer_bytes"}),
+                                     "client_rate", "send_buffer_bytes", "handshake_timeout",
+                                     "auth_timeout"}),
               settings.limits);
   top.section("shutdown", {"drain_seconds"})
       .read_seconds("drain_seconds", settings.shutdown.drain_seconds, kNonNegative);
@@ -999,12 +1002,22 @@ bool set_at_path(YAML::Node map, const std::vector<std::string>& keys, std::size
 }
 
 // Applies every SOCKETSHARK_* variable onto `root`; records which variable set
-// which path.
-void apply_environment(YAML::Node& root, const Environment& env, EnvOrigins& origins,
-                       Problems& problems) {
+// which path. Platforms put SOCKETSHARK_* variables of their own in the
+// environment (Kubernetes service links for a service named "socketshark":
+// SOCKETSHARK_PORT=tcp://..., SOCKETSHARK_SERVICE_HOST; test runners'
+// SOCKETSHARK_BINARY): a variable whose first key is not one of ours, and
+// not a near miss of one, is ignored and listed in `ignored` for a warning.
+void apply_environment(YAML::Node& root, const Environment& env, EnvOrigins& origins, Problems& problems,
+                       std::vector<std::string>& ignored) {
   for (const auto& [name, text] : env) {
     if (!name.starts_with(kEnvPrefix)) continue;
     const std::vector<std::string> keys = split_environment_name(name.substr(kEnvPrefix.size()));
+    if (!keys.empty() && !keys.front().empty() &&
+        std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), keys.front()) == kTopLevelKeys.end() &&
+        !closest_key(keys.front(), kTopLevelKeys)) {
+      ignored.push_back(name);
+      continue;
+    }
     if (std::any_of(keys.begin(), keys.end(), [](const std::string& k) { return k.empty(); })) {
       problems.add_line("environment " + name + ": cannot map the name to a key path (empty key around '__')");
       continue;
@@ -1057,13 +1070,15 @@ Settings load_settings_from_string(const std::string& yaml_text, const std::stri
   } else if (!root.IsMap()) {
     problems.add("", "expected a map of settings at the top level, got " + describe(root));
   }
-  apply_environment(root, env, origins, problems);
+  std::vector<std::string> ignored_environment;
+  apply_environment(root, env, origins, problems, ignored_environment);
   // The broker defaults to redis when the file or the environment configures one.
   const YAML::Node& const_root = root;  // const lookup never inserts
   const bool has_redis_section = root.IsMap() && is_set(const_root["redis"]);
 
   Settings settings = read_settings(root.IsMap() ? root : YAML::Node(), has_redis_section, problems);
   if (!problems.empty()) throw ConfigError(problems.take());
+  settings.ignored_environment = std::move(ignored_environment);
   return settings;
 }
 

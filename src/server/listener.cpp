@@ -26,14 +26,14 @@ using net::use_awaitable;
 constexpr auto no_throw = net::as_tuple(use_awaitable);
 
 namespace {
-// A client has this long to finish its TLS and HTTP handshake.
-constexpr auto handshake_deadline = std::chrono::seconds(10);
 constexpr std::size_t max_request_header_bytes = 8 * 1024;
 
 // Closes `socket` if the handshake is not done by the deadline.
 struct Deadline {
   net::steady_timer timer;
-  Deadline(tcp::socket& socket) : timer(socket.get_executor(), handshake_deadline) {
+  Deadline(tcp::socket& socket, double seconds)
+      : timer(socket.get_executor(), std::chrono::duration_cast<net::steady_timer::duration>(
+                                         std::chrono::duration<double>(seconds))) {
     timer.async_wait([&socket](error_code ec) {
       if (ec) return;
       error_code ignored;
@@ -118,7 +118,7 @@ net::awaitable<void> Listener::serve(tcp::socket socket) {
   parser.header_limit(max_request_header_bytes);
   parser.body_limit(64 * 1024);
   {
-    Deadline deadline(socket);
+    Deadline deadline(socket, hub_.settings.limits.handshake_timeout);
     if (tls_) {
       tls.emplace(std::move(socket), *tls_);
       auto [ec] = co_await tls->async_handshake(ssl::stream_base::server, no_throw);

@@ -49,7 +49,9 @@ net::awaitable<void> Session::run(Request request, std::string subprotocol, unsi
   const auto& settings = hub_.settings;
 
   websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = std::chrono::seconds(10);  // also bounds the closing handshake
+  // Bounds the upgrade answer and the closing handshake.
+  timeouts.handshake_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(settings.limits.handshake_timeout));
   timeouts.idle_timeout = websocket::stream_base::none();
   timeouts.keep_alive_pings = false;
   ws_.set_option(timeouts);
@@ -82,8 +84,17 @@ net::awaitable<void> Session::run(Request request, std::string subprotocol, unsi
 
   if (reject_code) {
     close(reject_code, "");
-  } else if (settings.ws_ping.interval > 0) {
-    schedule_ping(seconds(settings.ws_ping.interval));
+  } else {
+    if (settings.ws_ping.interval > 0) schedule_ping(seconds(settings.ws_ping.interval));
+    if (settings.limits.auth_timeout > 0 && auth_info.empty()) {
+      auth_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), seconds(settings.limits.auth_timeout));
+      auth_timer_->async_wait([this, self](error_code ec) {
+        if (ec || !auth_info.empty() || !active()) return;
+        log::info("no authentication in time, closing", {{"session", id_}});
+        hub_.metrics.refused("auth_timeout");
+        close(protocol::close_codes::unauthorized, "");
+      });
+    }
   }
   net::co_spawn(ws_.get_executor(), handle_events(), [self](std::exception_ptr failure) {
     if (failure) log::error("session event loop failed", {{"session", self->id_}});
@@ -148,6 +159,7 @@ net::awaitable<void> Session::handle_events() {
     }
   }
   ping_timer_.cancel();
+  if (auth_timer_) auth_timer_->cancel();
   log::info("connection closed", {{"session", id_}});
   hub_.metrics.connection_closed(closing_reason_);
   hub_.remove(id_);

@@ -100,6 +100,8 @@ void expect_spec_defaults(const Settings& s) {
   EXPECT_EQ(s.limits.client_rate.rate, 0);
   EXPECT_EQ(s.limits.client_rate.burst, 0);
   EXPECT_EQ(s.limits.send_buffer_bytes, 4194304u);
+  EXPECT_EQ(s.limits.handshake_timeout, 10.0);
+  EXPECT_EQ(s.limits.auth_timeout, 0.0);
   EXPECT_EQ(s.shutdown.drain_seconds, 0);
 }
 
@@ -779,6 +781,18 @@ TEST(ConfigEnvironment, UnknownVariableNamesTheVariable) {
             Lines{"environment SOCKETSHARK_WS_PROT: ws_prot: unknown key (did you mean 'ws_port'?)"});
 }
 
+TEST(ConfigEnvironment, ForeignVariablesAreIgnoredAndListed) {
+  // Kubernetes service links and test runners set SOCKETSHARK_* variables of their own.
+  const Environment env{{"SOCKETSHARK_PORT", "tcp://10.0.0.1:9000"},
+                        {"SOCKETSHARK_SERVICE_HOST", "10.0.0.1"},
+                        {"SOCKETSHARK_BINARY", "/usr/bin/socketshark"},
+                        {"SOCKETSHARK_WS_PORT", "9100"}};
+  const Settings s = load_settings_from_string("", "cfg.yaml", env);
+  EXPECT_EQ(s.ws_port, 9100);
+  EXPECT_EQ(s.ignored_environment,
+            (std::vector<std::string>{"SOCKETSHARK_BINARY", "SOCKETSHARK_PORT", "SOCKETSHARK_SERVICE_HOST"}));
+}
+
 TEST(ConfigEnvironment, StructuralProblems) {
   EXPECT_EQ(problems_of("ws_host: a\n", {{"SOCKETSHARK_WS_HOST__X", "1"}}),
             Lines{"environment SOCKETSHARK_WS_HOST__X: ws_host: cannot set a key inside 'a'"});
@@ -915,7 +929,8 @@ TEST(ConfigShippedFiles, ExampleYamlMentionsEveryKey) {
         "on_unsubscribe", "on_authorization_change", "heartbeat_period", "on_heartbeat",
         "publish_api", "keys", "max_body_bytes", "limits", "max_message_bytes",
         "max_subscriptions_per_session", "max_connections", "max_connections_per_user", "field",
-        "max", "client_rate", "rate", "burst", "send_buffer_bytes", "shutdown", "drain_seconds"}) {
+        "max", "client_rate", "rate", "burst", "send_buffer_bytes", "handshake_timeout",
+        "auth_timeout", "shutdown", "drain_seconds"}) {
     EXPECT_NE(text.find(std::string(key) + ":"), std::string::npos) << key;
   }
 }

@@ -126,6 +126,10 @@ struct Limits {
   ConnectionsPerUser max_connections_per_user;
   ClientRate client_rate;
   std::size_t send_buffer_bytes = 4194304;
+  // Beyond SPEC §7 (hostile clients): seconds to finish the TLS + HTTP
+  // upgrade, and seconds a session may stay unauthenticated (0 = forever).
+  double handshake_timeout = 10;
+  double auth_timeout = 0;
 };
 
 struct Shutdown {
@@ -148,6 +152,8 @@ struct Settings {
   PublishApi publish_api;
   Limits limits;
   Shutdown shutdown;
+  // SOCKETSHARK_* variables that name no setting (logged as a warning).
+  std::vector<std::string> ignored_environment;
 };
 
 }  // namespace socketshark::config

@@ -54,6 +54,7 @@ class Session : public routing::Client {
   std::deque<std::string> inbox_;
   boost::asio::steady_timer events_signal_;  // wakes handle_events
   boost::asio::steady_timer ping_timer_;
+  std::unique_ptr<boost::asio::steady_timer> auth_timer_;  // limits.auth_timeout, only when set
   std::chrono::steady_clock::time_point ping_sent_at_;
   std::uint64_t ping_generation_ = 0;
   bool awaiting_pong_ = false;
