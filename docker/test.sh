@@ -51,6 +51,9 @@ if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -
   apt_get install -y -qq --no-install-recommends podman runc debootstrap containernetworking-plugins >/dev/null
 fi
 command -v curl >/dev/null || fail "curl is needed"
+# Debian's python3 (python3-websockets), not a python3 earlier in PATH (pyenv, venv).
+PYTHON=python3
+[[ -x /usr/bin/python3 ]] && PYTHON=/usr/bin/python3
 # runc and explicit ulimits: crun and the default ulimits fail in some sandboxes.
 run_podman() { podman --runtime runc "$@"; }
 
@@ -79,7 +82,7 @@ podman image inspect --format '{{.Config.Healthcheck}}' "$IMAGE" | grep -q socke
   || fail "image has no HEALTHCHECK"
 
 # --- run --------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 WS_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 KEY=docker-test-key
@@ -102,9 +105,11 @@ else
 fi
 
 log "starting the container: ws $WS_PORT, admin $ADMIN_PORT, broker $BROKER"
-run_podman run -d --name "$NAME" --network host \
+# --health-interval disable: keep the image's HEALTHCHECK but start no systemd
+# timer for it (none here); the check script is run by hand below.
+run_podman run -d --name "$NAME" --network host --health-interval disable \
   --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
-  "${ENV[@]}" "$IMAGE" >/dev/null
+  "${ENV[@]}" "$IMAGE" >/dev/null 2>"$WORK/run.err" || { cat "$WORK/run.err"; fail "podman run failed"; }
 
 wait_for() {  # URL EXPECTED_STATUS SECONDS
   local deadline=$(( $(date +%s) + $3 )) status
@@ -129,8 +134,8 @@ run_podman exec "$NAME" /usr/local/bin/socketshark-healthcheck || fail "HEALTHCH
 log "runs as uid 10001; HEALTHCHECK passes"
 
 # --- WebSocket ----------------------------------------------------------------
-if python3 -c 'import websockets' 2>/dev/null; then
-  WS_PORT=$WS_PORT ADMIN_PORT=$ADMIN_PORT KEY=$KEY python3 - <<'EOF' || fail "WebSocket round trip"
+if "$PYTHON" -c 'import websockets' 2>/dev/null; then
+  WS_PORT=$WS_PORT ADMIN_PORT=$ADMIN_PORT KEY=$KEY "$PYTHON" - <<'EOF' || fail "WebSocket round trip"
 import asyncio, json, os, urllib.request
 import websockets
 
@@ -164,7 +169,7 @@ else
 fi
 
 # --- shutdown -------------------------------------------------------------------
-run_podman stop -t 20 "$NAME" >/dev/null
+run_podman stop -t 20 "$NAME" >/dev/null 2>"$WORK/stop.err" || { cat "$WORK/stop.err"; fail "podman stop failed"; }
 code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 [[ "$code" == 0 ]] || fail "exit code $code after SIGTERM, expected 0"
 podman logs "$NAME" 2>&1 | grep -q '"message":"done"' || fail "no 'done' log line after SIGTERM"
