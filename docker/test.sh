@@ -15,7 +15,7 @@
 # It rebuilds the project inside the image: minutes, not seconds. CI runs it
 # after the fast suite. Needs: podman, runc, curl, python3 (+ python3-websockets
 # for the WebSocket round trip, redis-server for Redis; both are installed by
-# scripts/install-deps.sh). The Debian 12 base image is made with debootstrap
+# scripts/install-deps.sh --test). The Debian 12 base image is made with debootstrap
 # from the machine's apt mirror when it is not present (no registry needed).
 set -euo pipefail
 
