@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 
+#include "socketshark/broker/cluster_broker.hpp"
 #include "socketshark/broker/memory_broker.hpp"
 #include "socketshark/broker/redis_broker.hpp"
 #include "socketshark/protocol/errors.hpp"
@@ -19,6 +20,10 @@ namespace {
 
 std::unique_ptr<broker::Broker> make_broker(const config::Settings& settings, net::any_io_executor executor,
                                             ops::Metrics& metrics) {
+  if (settings.broker == config::BrokerKind::redis && settings.redis.cluster) {
+    if (settings.redis_alt) log::warn("redis_alt is ignored with redis.cluster");
+    return std::make_unique<broker::ClusterBroker>(executor, settings.redis, metrics);
+  }
   if (settings.broker == config::BrokerKind::redis)
     return std::make_unique<broker::RedisBroker>(executor, settings.redis, settings.redis_alt, metrics);
   return std::make_unique<broker::MemoryBroker>(executor);
