@@ -44,7 +44,7 @@ void FrameSocket::discard_queued_data() {
     auto& entry = q[i - 1];
     if (entry.done) continue;  // Beast's frames still go out
     core_->queued_bytes -= entry.bytes->size();
-    q.erase(q.begin() + static_cast<std::ptrdiff_t>(i - 1));
+    q.erase_at(i - 1);
   }
 }
 
@@ -84,8 +84,9 @@ void FrameSocket::Core::flush() {
   if (writing || failed || queue.empty()) return;
   gather.clear();
   std::size_t bytes = 0;
-  for (auto& entry : queue) {
+  for (std::size_t i = 0; i < queue.size(); ++i) {
     if (gather.size() == max_frames_per_write || bytes >= max_bytes_per_write) break;
+    const auto& entry = queue[i];
     gather.emplace_back(entry.bytes->data(), entry.bytes->size());
     bytes += entry.bytes->size();
   }
@@ -105,15 +106,14 @@ void FrameSocket::Core::on_written(error_code ec) {
     return;
   }
   for (; in_flight > 0; --in_flight) {
-    Entry entry = std::move(queue.front());
-    queue.pop_front();
+    Entry entry = queue.pop_front();
     queued_bytes -= entry.bytes->size();
     if (entry.done) complete(entry.done, {}, entry.bytes->size());
   }
   if (queue.empty()) {
     // Give a burst's memory back instead of keeping the peak per session.
-    std::vector<net::const_buffer>().swap(gather);
-    std::deque<Entry>().swap(queue);
+    if (gather.capacity() > Fifo<Entry>::kKeptCapacity) std::vector<net::const_buffer>().swap(gather);
+    queue.clear();
   } else {
     flush();
   }
@@ -122,11 +122,13 @@ void FrameSocket::Core::on_written(error_code ec) {
 void FrameSocket::Core::fail_all(error_code ec) {
   failed = true;
   in_flight = 0;
-  std::deque<Entry> pending;
-  pending.swap(queue);
+  Fifo<Entry> pending;
+  std::swap(pending, queue);
   queued_bytes = 0;
-  for (auto& entry : pending)
+  while (!pending.empty()) {
+    Entry entry = pending.pop_front();
     if (entry.done) complete(entry.done, ec, 0);
+  }
 }
 
 void teardown(boost::beast::role_type, FrameSocket& socket, error_code& ec) {

@@ -24,8 +24,6 @@ namespace {
 // A client may run this many events ahead of their handling before its
 // frames are no longer read (its callbacks are slow, or it floods).
 constexpr std::size_t max_inbox = 64;
-// Read buffers grow to the largest frame; give big ones back afterwards.
-constexpr std::size_t read_buffer_keep = 16 * 1024;
 
 std::chrono::steady_clock::duration seconds(double value) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(value));
@@ -123,8 +121,9 @@ net::awaitable<void> Session::read_frames() {
       break;
     }
     inbox_.push_back(beast::buffers_to_string(read_buffer_.data()));
-    read_buffer_.consume(read_buffer_.size());
-    if (read_buffer_.capacity() > read_buffer_keep) read_buffer_.shrink_to_fit();
+    // Idle sessions keep no read buffer: client events are rare next to deliveries.
+    read_buffer_.clear();
+    read_buffer_.shrink_to_fit();
     wake_events();
   }
   reader_done_ = true;
@@ -144,8 +143,7 @@ net::awaitable<void> Session::handle_events() {
       co_await events_signal_.async_wait(no_throw);
       continue;
     }
-    std::string frame = std::move(inbox_.front());
-    inbox_.pop_front();
+    std::string frame = inbox_.pop_front();
     co_await hub_.events.handle(self, frame);
   }
   inbox_.clear();

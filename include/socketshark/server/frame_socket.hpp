@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +26,7 @@
 #include <boost/beast/websocket/teardown.hpp>
 
 #include "socketshark/routing/frame.hpp"
+#include "socketshark/util/fifo.hpp"
 
 namespace socketshark::server {
 
@@ -98,7 +98,7 @@ struct FrameSocket::Core : std::enable_shared_from_this<Core> {
     std::shared_ptr<const std::string> bytes;
     write_handler done;  // set for Beast's frames only
   };
-  std::deque<Entry> queue;
+  Fifo<Entry> queue;
   std::vector<net::const_buffer> gather;
   std::size_t in_flight = 0;  // entries at the front being written now
   std::size_t queued_bytes = 0;

@@ -17,6 +17,7 @@
 
 #include "socketshark/routing/client.hpp"
 #include "socketshark/server/frame_socket.hpp"
+#include "socketshark/util/fifo.hpp"
 
 namespace socketshark::server {
 
@@ -51,7 +52,7 @@ class Session : public routing::Client {
   Hub& hub_;
   std::uint64_t id_;
   boost::beast::flat_buffer read_buffer_;
-  std::deque<std::string> inbox_;
+  Fifo<std::string> inbox_;
   boost::asio::steady_timer events_signal_;  // wakes handle_events
   boost::asio::steady_timer ping_timer_;
   std::unique_ptr<boost::asio::steady_timer> auth_timer_;  // limits.auth_timeout, only when set
