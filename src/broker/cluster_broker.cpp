@@ -418,7 +418,13 @@ std::shared_ptr<RespConnection> ClusterBroker::connect(
                                          RespConnection::Events{.on_connected = {},
                                                                 .on_push = std::move(on_push),
                                                                 .on_closed = std::move(on_closed)});
-  if (settings_.password) connection->command({"AUTH", *settings_.password});  // its error fails what follows
+  if (settings_.password) {
+    connection->command({"AUTH", *settings_.password}, [weak = std::weak_ptr(connection)](const redisReply& reply) {
+      auto connection = weak.lock();
+      if (connection && reply.type == REDIS_REPLY_ERROR)
+        connection->abort("AUTH failed: " + std::string(text_of(&reply)));
+    });
+  }
   return connection;
 }
 

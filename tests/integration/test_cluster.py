@@ -58,8 +58,9 @@ def cluster_ports(count: int) -> list[int]:
 class RedisCluster:
     """`primaries` primaries with one replica each, every process ours (by PID)."""
 
-    def __init__(self, workdir: Path, primaries: int = 3) -> None:
+    def __init__(self, workdir: Path, primaries: int = 3, password: str | None = None) -> None:
         self.workdir = workdir
+        self.password = password
         self.ports = cluster_ports(primaries * 2)
         self.primary_count = primaries
         self.procs: dict[int, subprocess.Popen] = {}
@@ -86,6 +87,7 @@ class RedisCluster:
                     "--repl-diskless-sync-delay", "0",
                     "--daemonize", "no",
                     "--dir", str(node_dir),
+                    *(["--requirepass", self.password, "--masterauth", self.password] if self.password else []),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -94,7 +96,7 @@ class RedisCluster:
             wait_for_port(port, 10, self.procs[port])
         subprocess.run(
             ["/usr/bin/redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
-             "--cluster-replicas", "1", "--cluster-yes"],
+             "--cluster-replicas", "1", "--cluster-yes", *(["-a", self.password] if self.password else [])],
             check=True, capture_output=True, timeout=60,
         )
         self.wait_healthy(timeout=30)
@@ -115,7 +117,7 @@ class RedisCluster:
     # -- inspection -------------------------------------------------------
 
     def client(self, port: int) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, password=self.password)
 
     @property
     def alive(self) -> list[int]:
@@ -306,6 +308,13 @@ def cluster(tmp_path_factory):
 @pytest.fixture
 def own_cluster(tmp_path):
     c = RedisCluster(tmp_path / "cluster").start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def password_cluster(tmp_path):
+    c = RedisCluster(tmp_path / "cluster", password="cluster-secret").start()
     yield c
     c.stop()
 
@@ -676,4 +685,61 @@ async def test_failover_resubscribes_and_readiness_follows(own_cluster, config, 
     for name in names.values():
         assert cluster.spublish(PREFIX + name, message(name, resumed=True)) == 1
         await expect_message(again, name, {"resumed": True})
+    assert daemon.running
+
+
+async def test_plain_mode_moves_to_another_node_when_its_node_dies(own_cluster, config, start_daemon):
+    cluster = own_cluster
+    daemon = await started(start_daemon, cluster_config(config, cluster, sharded=False,
+                                                        seeds=[f"127.0.0.1:{p}" for p in cluster.ports]))
+    name = cluster.channel_on(cluster.primaries()[0], "plainloss")
+    c = await Client.connect(daemon.ws_url)
+    await subscribe(c, name)
+    (holder,) = [p for p in cluster.alive if cluster.numsub(p, PREFIX + name) == 1]
+
+    cluster.kill(holder)
+
+    assert await c.expect_closed() == 1012
+    # Plain pub/sub works on any node: no need to wait for a failover.
+    await wait_ready(daemon, ready=True, timeout=10)
+    again = await Client.connect(daemon.ws_url)
+    await subscribe(again, name)
+    (new_holder,) = [p for p in cluster.alive if cluster.numsub(p, PREFIX + name) == 1]
+    assert new_holder != holder
+    publisher = next(p for p in cluster.alive if p != new_holder)
+    cluster.client(publisher).publish(PREFIX + name, json.dumps(message(name, moved=True)))
+    await expect_message(again, name, {"moved": True})
+
+
+# --------------------------------------------------------------------------
+# AUTH
+# --------------------------------------------------------------------------
+
+
+async def test_password_is_sent_to_every_node(password_cluster, config, start_daemon):
+    cluster = password_cluster
+    config = cluster_config(config, cluster)
+    config["redis"]["password"] = cluster.password
+    daemon = await started(start_daemon, config)
+    names = [cluster.channel_on(primary, "auth") for primary in cluster.primaries()]
+    c = await Client.connect(daemon.ws_url)
+    for name in names:
+        await subscribe(c, name)
+    for name in names:
+        cluster.spublish(PREFIX + name, message(name, auth=True))
+        await expect_message(c, name, {"auth": True})
+    assert post_publish(daemon, message(names[0], via="api"))["published"] == 1
+    await expect_message(c, names[0], {"via": "api"})
+
+
+async def test_wrong_password_is_not_ready_and_logged_once(password_cluster, config, start_daemon):
+    cluster = password_cluster
+    config = cluster_config(config, cluster)
+    config["redis"]["password"] = "not-the-password-42"
+    daemon = start_daemon(config)
+    await asyncio.sleep(1.5)
+    assert not is_ready(daemon)
+    errors = [r for r in daemon.log_records() if r.get("message") == "redis cluster topology unavailable from every node"]
+    assert len(errors) == 1 and "AUTH failed: WRONGPASS" in errors[0]["tried"], errors
+    assert "not-the-password-42" not in daemon.log_text()
     assert daemon.running

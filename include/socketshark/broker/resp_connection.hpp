@@ -56,6 +56,8 @@ class RespConnection : public std::enable_shared_from_this<RespConnection> {
   void command(const std::vector<std::string>& args, ReplyHandler on_reply = {});
   // Closes at once; no callback is called afterwards.
   void close();
+  // Closes and reports `why` through on_closed, as a failure of the connection.
+  void abort(const std::string& why) { fail(why); }
 
   bool connected() const { return state_ == State::connected; }
   // "host:port" ("[v6]:port"), for logs.
