@@ -5,6 +5,7 @@
 // carries them all, so an operator fixes a config in one pass.
 #include "socketshark/config/loader.hpp"
 
+#include <fstream>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -566,6 +567,9 @@ void read_ws_ssl(const MapReader& reader, WsSsl& out) {
   reader.read_string("key", out.key);
   if (!out.cert.empty() && out.key.empty()) reader.fail("key", "required when cert is set");
   if (out.cert.empty() && !out.key.empty()) reader.fail("cert", "required when key is set");
+  // Found by --check rather than at the first TLS handshake.
+  for (auto [key, file] : {std::pair{"cert", &out.cert}, std::pair{"key", &out.key}})
+    if (!file->empty() && !std::ifstream(*file)) reader.fail(key, "cannot read file '" + *file + "'");
 }
 
 void read_ws_ping(const MapReader& reader, WsPing& out) {
@@ -619,6 +623,8 @@ void read_http(const MapReader& reader, HttpSettings& out) {
   reader.read_integer("tries", out.tries, 1);
   reader.read_seconds("wait", out.wait, kNonNegative);
   reader.read_string("ssl_cafile", out.ssl_cafile);
+  if (out.ssl_cafile && !std::ifstream(*out.ssl_cafile))
+    reader.fail("ssl_cafile", "cannot read file '" + *out.ssl_cafile + "'");
   // SocketShark: names = rate_limit_reset_header_names or [rate_limit_reset_header_name]
   std::vector<std::string> names;
   std::string deprecated_name;
@@ -984,21 +990,27 @@ std::string existing_spelling(const YAML::Node& map, const std::string& lower_ke
 
 // Sets map[keys[depth]]...[keys.back()] = value, creating maps on the way.
 // Returns the key path set, or the reason it could not be set.
+// `created`: the paths of the maps this call had to create, so that a problem
+// found in them later (an unknown key, say) names the variable.
 bool set_at_path(YAML::Node map, const std::vector<std::string>& keys, std::size_t depth,
-                 const YAML::Node& value, std::string& path, std::string& problem) {
+                 const YAML::Node& value, std::string& path, std::string& problem,
+                 std::vector<std::string>& created) {
   const std::string key = existing_spelling(map, keys[depth]);
   path = child_path(path, key);
   if (depth + 1 == keys.size()) {
     map[key] = value;
     return true;
   }
-  if (!is_set(map[key])) map[key] = YAML::Node(YAML::NodeType::Map);
+  if (!is_set(map[key])) {
+    map[key] = YAML::Node(YAML::NodeType::Map);
+    created.push_back(path);
+  }
   YAML::Node child = map[key];
   if (!child.IsMap()) {
     problem = path + ": cannot set a key inside " + describe(child);
     return false;
   }
-  return set_at_path(child, keys, depth + 1, value, path, problem);
+  return set_at_path(child, keys, depth + 1, value, path, problem, created);
 }
 
 // Applies every SOCKETSHARK_* variable onto `root`; records which variable set
@@ -1024,8 +1036,10 @@ void apply_environment(YAML::Node& root, const Environment& env, EnvOrigins& ori
     }
     if (!root.IsMap()) continue;  // the top level is already reported as not a map
     std::string path, problem;
-    if (set_at_path(root, keys, 0, parse_environment_value(text), path, problem)) {
+    std::vector<std::string> created;
+    if (set_at_path(root, keys, 0, parse_environment_value(text), path, problem, created)) {
       origins[path] = name;
+      for (const auto& made : created) origins.emplace(made, name);
     } else {
       problems.add_line("environment " + name + ": " + problem);
     }

@@ -1,5 +1,15 @@
 #include "socketshark/ops/metrics.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <vector>
+
 #include <prometheus/text_serializer.h>
 
 #include "socketshark/util/logging.hpp"
@@ -73,7 +83,47 @@ Metrics::Metrics(const config::MetricsSettings& settings)
                                   .Help("Channels resubscribed after a Redis Cluster topology change")
                                   .Register(r)
                                   .Add({});
+  auto gauge = [&r](const char* name, const char* help) { return &BuildGauge().Name(name).Help(help).Register(r).Add({}); };
+  process_resident_ = gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  process_virtual_ = gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
+  // A gauge set from /proc: prometheus-cpp counters only go up by increments.
+  process_cpu_ = gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
+  process_open_fds_ = gauge("process_open_fds", "Number of open file descriptors.");
+  process_max_fds_ = gauge("process_max_fds", "Maximum number of open file descriptors.");
+  process_start_ = gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
   set_ready(false);
+}
+
+void Metrics::refresh_process_metrics() {
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start after ')'.
+  auto close = text.rfind(')');
+  if (close != std::string::npos) {
+    std::istringstream fields(text.substr(close + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields), std::istream_iterator<std::string>()};
+    // f[0] is field 3 (state): utime=14, stime=15, starttime=22, vsize=23, rss=24.
+    if (f.size() > 21) {
+      process_cpu_->Set((std::stod(f[11]) + std::stod(f[12])) / ticks);
+      std::ifstream uptime_file("/proc/uptime");
+      double uptime = 0;
+      uptime_file >> uptime;
+      const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+      process_start_->Set(now - uptime + std::stod(f[19]) / ticks);
+      process_virtual_->Set(std::stod(f[20]));
+      process_resident_->Set(std::stod(f[21]) * page);
+    }
+  }
+  std::size_t fds = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    ++fds;
+  process_open_fds_->Set(static_cast<double>(fds));
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) process_max_fds_->Set(static_cast<double>(limit.rlim_cur));
 }
 
 void Metrics::cluster_resubscribed(std::size_t channels) {
@@ -132,6 +182,9 @@ void Metrics::broker_reconnect() { broker_reconnects_->Increment(); }
 
 void Metrics::refused(std::string_view reason) { refused_->Add({{"reason", std::string(reason)}}).Increment(); }
 
-std::string Metrics::serialize() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
+std::string Metrics::serialize() {
+  refresh_process_metrics();
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
 
 }  // namespace socketshark::ops

@@ -127,6 +127,7 @@ net::awaitable<void> Session::read_frames() {
     wake_events();
   }
   reader_done_ = true;
+  if (!closing_) closing_reason_ = close_reason;  // the client, or a frame too big
   closing_ = true;
   ping_timer_.cancel();
   wake_events();

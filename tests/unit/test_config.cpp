@@ -598,11 +598,25 @@ TEST(ConfigErrors, LogSettings) {
 }
 
 TEST(ConfigErrors, WsSslNeedsCertAndKey) {
-  EXPECT_EQ(problems_of("ws_ssl: {cert: a.crt}"), Lines{"cfg.yaml: ws_ssl.key: required when cert is set"});
-  EXPECT_EQ(problems_of("ws_ssl: {key: a.key}"), Lines{"cfg.yaml: ws_ssl.cert: required when key is set"});
-  const Settings s = load("ws_ssl: {cert: a.crt, key: a.key}");
+  const std::string readable = kSourceDir + "/LICENSE";
+  EXPECT_EQ(problems_of("ws_ssl: {cert: " + readable + "}"), Lines{"cfg.yaml: ws_ssl.key: required when cert is set"});
+  EXPECT_EQ(problems_of("ws_ssl: {key: " + readable + "}"), Lines{"cfg.yaml: ws_ssl.cert: required when key is set"});
+  const Settings s = load("ws_ssl: {cert: " + readable + ", key: " + readable + "}");
   EXPECT_TRUE(s.ws_ssl.enabled());
-  EXPECT_EQ(s.ws_ssl.key, "a.key");
+  EXPECT_EQ(s.ws_ssl.key, readable);
+}
+
+TEST(ConfigErrors, TlsFilesMustBeReadable) {
+  EXPECT_EQ(problems_of("ws_ssl: {cert: /nonexistent/a.crt, key: /nonexistent/a.key}\n"
+                        "http: {ssl_cafile: /nonexistent/ca.pem}"),
+            (Lines{"cfg.yaml: ws_ssl.cert: cannot read file '/nonexistent/a.crt'",
+                   "cfg.yaml: ws_ssl.key: cannot read file '/nonexistent/a.key'",
+                   "cfg.yaml: http.ssl_cafile: cannot read file '/nonexistent/ca.pem'"}));
+}
+
+TEST(ConfigEnvironment, UnknownKeyInsideAMapCreatedByAVariableNamesTheVariable) {
+  EXPECT_EQ(problems_of("", {{"SOCKETSHARK_REDDIS__HOST", "r"}}),
+            Lines{"environment SOCKETSHARK_REDDIS__HOST: reddis: unknown key (did you mean 'redis'?)"});
 }
 
 TEST(ConfigErrors, RedisCluster) {

@@ -36,7 +36,8 @@ class Metrics {
   void registry_size(std::size_t channels, std::size_t subscriptions);
   void cluster_resubscribed(std::size_t channels);
 
-  std::string serialize() const;  // Prometheus text format
+  // Prometheus text format; refreshes the process_* figures first.
+  std::string serialize();
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
@@ -57,6 +58,15 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* refused_;
   prometheus::Gauge* channels_;
   prometheus::Counter* cluster_resubscriptions_;
+  // The process_* metrics Python's Prometheus client exposes (SocketShark
+  // dashboards use them), read from /proc at scrape time.
+  prometheus::Gauge* process_resident_;
+  prometheus::Gauge* process_virtual_;
+  prometheus::Gauge* process_cpu_;
+  prometheus::Gauge* process_open_fds_;
+  prometheus::Gauge* process_max_fds_;
+  prometheus::Gauge* process_start_;
+  void refresh_process_metrics();
   prometheus::Gauge* subscriptions_;
   long active_ = 0;
   long total_ = 0;
