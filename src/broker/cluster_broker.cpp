@@ -590,6 +590,7 @@ void ClusterBroker::unsubscribe_on(Link& link, const std::string& address, const
 void ClusterBroker::place_channels() {
   if (stopped_) return;
   std::size_t resubscribed = 0;
+  bool unowned = false;
   for (auto& [name, channel] : channels_) {
     const auto owner = owner_of(name);
     if (channel.state != Channel::State::unassigned) {
@@ -600,7 +601,10 @@ void ClusterBroker::place_channels() {
         unsubscribe_on(old->second, old->first, settings_.channel_prefix + name);
       lose(channel);
     }
-    if (!owner) continue;
+    if (!owner) {
+      unowned = true;  // the cluster does not serve its slot (yet)
+      continue;
+    }
     auto link = links_.find(*owner);
     if (link == links_.end() || !link->second.up) continue;  // placed once the link is up
     if (channel.lost) ++resubscribed;
@@ -610,6 +614,7 @@ void ClusterBroker::place_channels() {
     metrics_.cluster_resubscribed(resubscribed);
     log::info("redis cluster: resubscribing channels on their new owner", {{"channels", resubscribed}});
   }
+  if (unowned && topology_) request_refresh("a channel's slot has no owner");
 }
 
 void ClusterBroker::send_subscribe(const std::string& name, Channel& channel, const std::string& address) {
@@ -642,6 +647,7 @@ void ClusterBroker::on_subscribe_reply(const std::string& name, std::uint64_t at
   }
   channel.state = Channel::State::confirmed;
   channel.lost = false;
+  refresh_attempts_ = 0;  // progress: no backoff for the next problem
   wake(channel);
   update_state();
 }
@@ -672,9 +678,9 @@ bool ClusterBroker::ready() const {
 void ClusterBroker::update_state() {
   if (stopped_) return;
   const bool now_ready = ready();
-  if (now_ready) refresh_attempts_ = 0;
   if (now_ready == reported_ready_) return;
   reported_ready_ = now_ready;
+  if (now_ready) refresh_attempts_ = 0;  // recovered: the next problem is refreshed at once
   if (now_ready) {
     log::info("redis cluster ready", {{"nodes", links_.size()}, {"channels", channels_.size()}});
   } else {
@@ -753,8 +759,13 @@ std::shared_ptr<RespConnection> ClusterBroker::publisher_for(const std::string& 
         auto it = publishers_.find(address);
         if (it == publishers_.end() || it->second != connection->lock()) return;
         publishers_.erase(it);
-        log::warn("redis cluster publish connection lost",
-                  {{"node", address}, {"error", why}, {"unpublished", unanswered}});
+        // Every publish may try a new connection: said once until one works.
+        if (publish_failing_.insert(address).second)
+          log::warn("redis cluster publish connection lost",
+                    {{"node", address}, {"error", why}, {"unpublished", unanswered}});
+        else
+          log::debug("redis cluster publish connection failed again",
+                     {{"node", address}, {"error", why}, {"unpublished", unanswered}});
       }));
   if (!publisher) return nullptr;
   *connection = publisher;
@@ -774,7 +785,10 @@ void ClusterBroker::send_publish(const std::string& address, const std::string& 
   publisher->command(args,
                      guarded([this, address, channel, may_redirect,
                               payload = may_redirect ? std::move(payload) : std::string()](const redisReply& reply) mutable {
-                       if (reply.type != REDIS_REPLY_ERROR) return;
+                       if (reply.type != REDIS_REPLY_ERROR) {
+                         if (!publish_failing_.empty()) publish_failing_.erase(address);
+                         return;
+                       }
                        const std::string error(text_of(&reply));
                        // "MOVED <slot> <host:port>": send it there once, and re-read the topology.
                        if (error.starts_with("MOVED ")) {

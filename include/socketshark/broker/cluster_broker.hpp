@@ -152,6 +152,7 @@ class ClusterBroker : public Broker {
   std::set<std::string> failed_nodes_;   // sharded: false, nodes that failed since the last success
   std::map<std::string, Link> links_;    // by node address
   std::map<std::string, std::shared_ptr<RespConnection>> publishers_;
+  std::set<std::string> publish_failing_;  // publish connections logged as failing
   std::unordered_map<std::string, Channel, StringHash, std::equal_to<>> channels_;
   std::set<std::string> failing_nodes_;  // logged as failing: logged again only once they recover
   std::uint64_t next_id_ = 1;
@@ -161,7 +162,7 @@ class ClusterBroker : public Broker {
   boost::asio::steady_timer check_timer_;
   bool refresh_scheduled_ = false;
   bool refresh_again_ = false;
-  unsigned refresh_attempts_ = 0;  // since the broker was last ready: the backoff exponent
+  unsigned refresh_attempts_ = 0;  // refreshes since the last progress: the backoff exponent
   bool topology_unavailable_logged_ = false;
   std::string last_discovery_problems_;
 };
