@@ -142,9 +142,10 @@ def fd_count(pid: int) -> int:
 class Witness:
     """A well-behaved, authenticated session subscribed to open.witness."""
 
-    def __init__(self, client: Client, admin: int) -> None:
+    def __init__(self, client: Client, admin: int, daemon) -> None:
         self.client = client
         self.admin = admin
+        self.daemon = daemon
         self.n = 0
 
     @classmethod
@@ -153,12 +154,19 @@ class Witness:
         await client.auth()
         reply = await client.request({"event": "subscribe", "subscription": WITNESS_SUB})
         assert reply == {"event": "subscribe", "subscription": WITNESS_SUB, "status": "ok"}, reply
-        witness = cls(client, admin_port(config))
+        witness = cls(client, admin_port(config), daemon)
         await witness.check()
         return witness
 
     async def check(self, timeout: float = 5.0) -> None:
         """A reply to an event and a published message both arrive within ``timeout``."""
+        try:
+            await self._check(timeout)
+        except AssertionError as exc:
+            await asyncio.sleep(0.3)  # a crashed daemon is reaped meanwhile
+            raise AssertionError(f"witness: {exc}; daemon running: {self.daemon.running}") from None
+
+    async def _check(self, timeout: float) -> None:
         self.n += 1
         tag = f"witness-{self.n}"
         reply = await self.client.request({"event": "ping", "data": tag}, timeout=timeout)
@@ -466,6 +474,57 @@ async def test_oversized_fragmented_message_is_closed_with_1009(hostile_config, 
     await witness.check()
 
 
+PROTOCOL_VIOLATIONS = {
+    "unmasked_frame": frame_bytes(OP_TEXT, b'{"event":"ping"}', masked=False),
+    "reserved_opcode": frame_bytes(0x3, b"x"),
+    "reserved_bits": bytes([0xF0 | OP_TEXT]) + frame_bytes(OP_TEXT, b"x")[1:],
+    "control_frame_over_125_bytes": frame_bytes(OP_PING, b"p" * 200),
+    "fragmented_control_frame": frame_bytes(OP_PING, b"p", fin=False),
+    "continuation_without_start": frame_bytes(OP_CONT, b"x"),
+    "new_message_inside_a_fragmented_one": frame_bytes(OP_TEXT, b"[", fin=False) + frame_bytes(OP_TEXT, b"]"),
+    "close_with_invalid_code": frame_bytes(OP_CLOSE, struct.pack("!H", 999)),
+    "close_with_one_byte": frame_bytes(OP_CLOSE, b"\x03"),
+}
+
+
+@pytest.mark.parametrize("violation", sorted(PROTOCOL_VIOLATIONS))
+async def test_websocket_protocol_violation_is_closed_with_1002(violation, hostile_config, start_daemon):
+    daemon = start_daemon(hostile_config)
+    witness = await Witness.start(daemon, hostile_config)
+    raw = raw_ws(daemon.ws_port)
+    raw.sock.sendall(PROTOCOL_VIOLATIONS[violation])
+    assert await asyncio.to_thread(raw_expect_close, raw) == 1002
+    await witness.check()
+
+
+async def test_random_bytes_after_the_upgrade_close_only_that_connection(hostile_config, start_daemon):
+    daemon = start_daemon(hostile_config)
+    witness = await Witness.start(daemon, hostile_config)
+    rng = random.Random(4242)
+    raws = [raw_ws(daemon.ws_port) for _ in range(30)]
+    for raw in raws:
+        try:
+            raw.sock.sendall(rng.randbytes(rng.choice([1, 2, 7, 100, 4096, 65536])))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def drain(raw: RawWebSocket) -> None:
+        # Garbage may read as a frame header announcing a long payload: then
+        # the connection waits for it (up to max_message_bytes). Either it is
+        # closed, or it is still open and the daemon is fine.
+        try:
+            while True:
+                frame = raw.read_frame(2.0)
+                if frame is None or frame[0] == OP_CLOSE:
+                    return
+        except (TimeoutError, OSError):
+            return
+
+    await asyncio.gather(*(asyncio.to_thread(drain, raw) for raw in raws))
+    await witness.check()
+    assert daemon.running
+
+
 async def test_invalid_utf8_in_a_text_frame_is_closed_with_1007(hostile_config, start_daemon):
     daemon = start_daemon(hostile_config)
     witness = await Witness.start(daemon, hostile_config)
@@ -569,6 +628,38 @@ async def test_pipelined_subscribe_unsubscribe_flood_is_answered_in_order(hostil
     await wait_gauges(admin, (2, 1 + distinct, 1 + distinct))
     await flood.close()
     await wait_gauges(admin, (1, 1, 1))
+    await witness.check()
+
+
+async def test_pipelined_flood_from_a_client_that_reads_late_is_answered_in_order(hostile_config, start_daemon):
+    """Thousands of events sent while the client reads nothing: the replies
+    pile up in the daemon's write queue, then drain in order once it reads."""
+    daemon = start_daemon(hostile_config)
+    witness = await Witness.start(daemon, hostile_config)
+    raw = raw_ws(daemon.ws_port)
+    raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    pairs = 2000
+    burst = b"".join(
+        frame_bytes(OP_TEXT, json.dumps({"event": event, "subscription": f"open.late{i % 5}"}).encode())
+        for i in range(pairs)
+        for event in ("subscribe", "unsubscribe")
+    )
+    raw.sock.sendall(burst + frame_bytes(OP_TEXT, b'{"event":"ping","data":"last"}'))
+    await witness.check()  # served while the late reader's replies pile up
+    await asyncio.sleep(0.5)
+
+    def read_all() -> None:
+        for i in range(pairs):
+            for event in ("subscribe", "unsubscribe"):
+                reply = raw_expect_json(raw, timeout=10)
+                assert reply == {"event": event, "subscription": f"open.late{i % 5}", "status": "ok"}, (i, reply)
+        assert raw_expect_json(raw, timeout=10) == {"event": "pong", "data": "last"}
+
+    try:
+        await asyncio.to_thread(read_all)
+    except AssertionError as exc:
+        await asyncio.sleep(0.3)
+        raise AssertionError(f"{exc}; daemon running: {daemon.running}") from None
     await witness.check()
 
 
