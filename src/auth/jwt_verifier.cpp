@@ -47,6 +47,13 @@ JwtResult JwtVerifier::verify(std::string_view token) const {
     result.error = "empty token";
     return result;
   }
+  // cpp-jwt parses the claims before checking the signature: bound what an
+  // anonymous client can make it parse (real tokens are a few hundred bytes).
+  constexpr std::size_t max_token_bytes = 8192;
+  if (token.size() > max_token_bytes) {
+    result.error = "token too long";
+    return result;
+  }
   const std::string& key = settings_.secret.empty() ? settings_.public_key : settings_.secret;
   const auto leeway = static_cast<uint32_t>(settings_.leeway);
   const std::string owned(token);  // cpp-jwt reads .data() as a C string in places

@@ -314,7 +314,7 @@ net::awaitable<Json> HttpClient::post(std::string_view callback, const std::stri
       } else if (!is_json_content_type(answer.content_type)) {
         failure = "content type is not JSON: " + answer.content_type;
       } else {
-        Json parsed = Json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+        Json parsed = parse_untrusted_json(answer.body);
         if (!parsed.is_object()) {
           impl->metrics.callback(callback, "unexpected", elapsed());
           log::error("callback answer is not a JSON object", {{"url", scrubbed}, {"callback", callback}});

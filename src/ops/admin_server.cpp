@@ -29,9 +29,9 @@ constexpr auto no_throw = net::as_tuple(net::use_awaitable);
 
 PublishBatch parse_publish_body(std::string_view body) {
   PublishBatch batch;
-  Json parsed = Json::parse(body.begin(), body.end(), nullptr, false);
+  Json parsed = parse_untrusted_json(body);
   if (parsed.is_discarded()) {
-    batch.error = "Body must be JSON.";
+    batch.error = "Body must be JSON (nested at most " + std::to_string(max_json_depth) + " levels).";
     return batch;
   }
   std::vector<Json> items;

@@ -42,13 +42,8 @@ std::string ClientEvent::subscription() const {
 
 ClientEvent parse_client_event(std::string_view frame) {
   ClientEvent event;
-  bool too_deep = false;
-  auto limit_depth = [&too_deep](int depth, Json::parse_event_t, Json&) {
-    if (static_cast<std::size_t>(depth) > max_json_depth) too_deep = true;
-    return !too_deep;
-  };
-  Json parsed = Json::parse(frame.begin(), frame.end(), limit_depth, /*allow_exceptions=*/false);
-  if (too_deep || parsed.is_discarded()) return event;  // not_json
+  Json parsed = parse_untrusted_json(frame);
+  if (parsed.is_discarded()) return event;  // not_json (or nested too deep)
 
   event.kind = EventKind::invalid;
   if (!parsed.is_object()) return event;

@@ -28,7 +28,7 @@ void fill_derived(PublishedMessage& m, bool with_published_at, ParseProblem* pro
 ParsedMessage parse_published(std::string_view payload, std::string received_at,
                               std::optional<std::size_t> queue_size) {
   ParsedMessage out;
-  Json body = Json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+  Json body = parse_untrusted_json(payload);
   if (body.is_discarded()) {
     out.problem = ParseProblem::not_json;
     return out;

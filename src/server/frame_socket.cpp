@@ -34,7 +34,7 @@ void FrameSocket::set_send_limit(std::size_t bytes) { core_->send_limit = bytes;
 
 bool FrameSocket::send(SharedFrame frame) {
   if (core_->failed) return true;  // the reader sees the error and closes
-  core_->enqueue(std::move(frame), {});
+  core_->enqueue(std::move(frame), nullptr);
   return core_->send_limit == 0 || core_->queued_bytes <= core_->send_limit;
 }
 
@@ -55,11 +55,11 @@ void FrameSocket::close() {
 
 tcp::socket& FrameSocket::Core::lowest() { return tls ? tls->next_layer() : *plain; }
 
-void FrameSocket::Core::enqueue(std::shared_ptr<const std::string> bytes, write_handler done) {
+void FrameSocket::Core::enqueue(std::shared_ptr<const std::string> bytes, std::unique_ptr<write_handler> done) {
   if (failed) {
     if (done) {
       net::post(lowest().get_executor(), [h = std::move(done)]() mutable {
-        std::move(h)(net::error::broken_pipe, 0);
+        std::move(*h)(net::error::broken_pipe, 0);
       });
     }
     return;
@@ -108,7 +108,7 @@ void FrameSocket::Core::on_written(error_code ec) {
   for (; in_flight > 0; --in_flight) {
     Entry entry = queue.pop_front();
     queued_bytes -= entry.bytes->size();
-    if (entry.done) complete(entry.done, {}, entry.bytes->size());
+    if (entry.done) complete(*entry.done, {}, entry.bytes->size());
   }
   if (queue.empty()) {
     // Give a burst's memory back instead of keeping the peak per session.
@@ -127,7 +127,7 @@ void FrameSocket::Core::fail_all(error_code ec) {
   queued_bytes = 0;
   while (!pending.empty()) {
     Entry entry = pending.pop_front();
-    if (entry.done) complete(entry.done, ec, 0);
+    if (entry.done) complete(*entry.done, ec, 0);
   }
 }
 

@@ -52,6 +52,14 @@ TEST(ClientEvent, DeeplyNestedJsonIsRefusedAsNotJson) {
   EXPECT_EQ(parse_client_event(shallow).kind, EventKind::ping);
 }
 
+TEST(UntrustedJson, DepthIsBoundedWhateverTheSource) {
+  EXPECT_TRUE(parse_untrusted_json(std::string(300, '[') + std::string(300, ']')).is_discarded());
+  EXPECT_TRUE(parse_untrusted_json(std::string(200000, '{')).is_discarded());
+  EXPECT_EQ(parse_untrusted_json(std::string(256, '[') + std::string(256, ']')).is_discarded(), false);
+  EXPECT_TRUE(parse_untrusted_json("{").is_discarded());
+  EXPECT_EQ(parse_untrusted_json(R"({"a":[1,{"b":null}]})"), Json::parse(R"({"a":[1,{"b":null}]})"));
+}
+
 TEST(ClientEvent, SubscriptionIsReadOnlyWhenANonEmptyString) {
   EXPECT_EQ(parse_client_event(R"({"event":"subscribe","subscription":"a.b"})").subscription(), "a.b");
   EXPECT_EQ(parse_client_event(R"({"event":"subscribe","subscription":3})").subscription(), "");

@@ -129,6 +129,20 @@ TEST(Jwt, GarbageIsRefusedWithoutThrowing) {
     EXPECT_FALSE(verifier.verify(junk).auth_info) << junk;
 }
 
+TEST(Jwt, OverlongTokensAreRefusedBeforeParsing) {
+  auto settings = hs256();
+  auth::JwtVerifier verifier(settings);
+  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
+                       (Clock::now() + std::chrono::minutes(5)).time_since_epoch()).count();
+  // A deeply nested payload must never reach the JSON parser.
+  std::string nested = std::string(100000, '[') + std::string(100000, ']');
+  std::string token = base64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
+                      base64url(R"({"user_id":"1","exp":)" + std::to_string(exp) + R"(,"x":)" + nested + "}") + ".sig";
+  auto result = verifier.verify(token);
+  EXPECT_FALSE(result.auth_info);
+  EXPECT_EQ(result.error, "token too long");
+}
+
 TEST(Jwt, Rs256WithPublicKeyFile) {
   auto dir = std::filesystem::temp_directory_path() / ("jwt-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -23,9 +23,6 @@ struct ClientEvent {
 // Events longer than this many characters are never echoed back.
 inline constexpr std::size_t max_event_length = 40;
 inline constexpr std::size_t max_ping_data_length = 128;
-// Nesting deeper than this is refused as not JSON (a hostile frame must not
-// exhaust the stack).
-inline constexpr std::size_t max_json_depth = 256;
 
 ClientEvent parse_client_event(std::string_view frame);
 

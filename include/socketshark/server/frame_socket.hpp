@@ -77,7 +77,7 @@ class FrameSocket {
         [core = core_](auto h, const ConstBuffers& b) {
           auto bytes = std::make_shared<std::string>(net::buffer_size(b), '\0');
           net::buffer_copy(net::buffer(bytes->data(), bytes->size()), b);
-          core->enqueue(std::move(bytes), write_handler(std::move(h)));
+          core->enqueue(std::move(bytes), std::make_unique<write_handler>(std::move(h)));
         },
         handler, buffers);
   }
@@ -96,7 +96,10 @@ struct FrameSocket::Core : std::enable_shared_from_this<Core> {
 
   struct Entry {
     std::shared_ptr<const std::string> bytes;
-    write_handler done;  // set for Beast's frames only
+    // Set for Beast's frames only. Behind a pointer because Boost 1.81's
+    // any_completion_handler cannot be move-assigned from an empty one
+    // (it dereferences null), and queue compaction move-assigns entries.
+    std::unique_ptr<write_handler> done;
   };
   Fifo<Entry> queue;
   std::vector<net::const_buffer> gather;
@@ -108,7 +111,7 @@ struct FrameSocket::Core : std::enable_shared_from_this<Core> {
   bool failed = false;
 
   tcp::socket& lowest();
-  void enqueue(std::shared_ptr<const std::string> bytes, write_handler done);
+  void enqueue(std::shared_ptr<const std::string> bytes, std::unique_ptr<write_handler> done);
   void schedule_flush();
   void flush();
   void on_written(error_code ec);
