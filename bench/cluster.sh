@@ -6,7 +6,7 @@
 #
 #   --seconds N   length of each measured phase (default 5)
 #   --sessions N  WebSocket sessions in the end-to-end phase (default 100)
-#   --rate N      publishes per second in the end-to-end phase (default 1500)
+#   --rate N      publishes per second in the end-to-end phase (default 10000)
 #   --channels N  channels subscribed in the memory phase (default 10000)
 #   --keep        keep the work directory (logs, configs) and print its path
 #
@@ -29,7 +29,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BINARY=${SOCKETSHARK_BINARY:-$ROOT/build/socketshark}
 SECONDS_PER_PHASE=5
 SESSIONS=100
-RATE=1500
+RATE=10000
 CHANNELS=10000
 KEEP=0
 while [[ $# -gt 0 ]]; do
@@ -133,6 +133,7 @@ import base64
 import json
 import multiprocessing as mp
 import os
+import queue
 import selectors
 import socket
 import sys
@@ -252,7 +253,16 @@ def run_publishers(targets, command, seconds, pipeline, rate):
              for t in targets]
     for p in procs:
         p.start()
-    out = [results.get(timeout=seconds + 30) for _ in procs]
+    out = []
+    deadline = time.monotonic() + seconds + 30
+    while len(out) < len(procs):
+        try:
+            out.append(results.get(timeout=0.5))
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs) or time.monotonic() > deadline:
+                for p in procs:
+                    p.kill()
+                raise SystemExit("a publisher failed")
     for p in procs:
         p.join(10)
     published = sum(r["published"] for r in out)
@@ -343,6 +353,15 @@ def counter(url, sessions, channels, seconds, ready, results):
     results.put(sum(s.frames for s in clients))
 
 
+def daemon_cpu_seconds(pid):
+    """User + system CPU time of a process, from /proc (0 without a pid)."""
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def e2e(args):
     ready, results = mp.Event(), mp.Queue()
     names = [c.split(":", 1)[1] if ":" in c else c for c in args.channel]
@@ -350,7 +369,9 @@ def e2e(args):
     count.start()
     if not ready.wait(120):
         raise SystemExit("sessions not subscribed in time")
+    cpu_before = daemon_cpu_seconds(args.daemon_pid)
     published = run_publishers(args.target, args.command, args.seconds, args.pipeline, args.rate)
+    cpu = daemon_cpu_seconds(args.daemon_pid) - cpu_before
     delivered = results.get(timeout=args.seconds + 60)
     count.join(10)
     expected = published["published"] * args.sessions  # every session is on every channel
@@ -361,6 +382,7 @@ def e2e(args):
         "expected": expected,
         "deliveries_per_second": round(delivered / published["seconds"]),
         "loss_percent": round(100 * (1 - delivered / expected), 2) if expected else 0,
+        "daemon_cpu_percent": round(100 * cpu / published["seconds"]),
     }))
 
 
@@ -392,6 +414,7 @@ def main():
     e.add_argument("--rate", type=float, default=1000)
     e.add_argument("--pipeline", type=int, default=10)
     e.add_argument("--seconds", type=float, default=5)
+    e.add_argument("--daemon-pid", type=int, default=0)
     m = sub.add_parser("subscribe")
     m.add_argument("--ws", required=True)
     m.add_argument("--count", type=int, default=10000)
@@ -429,7 +452,7 @@ $4
 services:
   open: {require_authentication: false}
 EOF
-  "$BINARY" -c "$WORK/$1.yaml" >"$WORK/$1.log" 2>&1 &
+  env -u SOCKETSHARK_BINARY "$BINARY" -c "$WORK/$1.yaml" >"$WORK/$1.log" 2>&1 &
   DAEMON_PID=$!
   PIDS+=("$DAEMON_PID")
   wait_port "$2"
@@ -442,9 +465,10 @@ EOF
   return 1
 }
 
-stop_pid() {
+stop_pid() {  # pid [name]
   kill "$1" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  echo "warning: ${2:-process $1} did not stop within 10 s of SIGTERM: killed" >&2
   kill -9 "$1" 2>/dev/null || true
 }
 
@@ -465,10 +489,19 @@ for port in $C1 $C2 $C3; do
   TARGETS_CLUSTER_PLAIN+=("127.0.0.1:$port=${SHARDED[$i]}")
   i=$((i + 1))
 done
-A_SINGLE=$("$PYTHON" "$LOAD" publish --command PUBLISH --seconds "$SECONDS_PER_PHASE" "${TARGETS_SINGLE[@]}")
-A_SHARDED=$("$PYTHON" "$LOAD" publish --command SPUBLISH --seconds "$SECONDS_PER_PHASE" "${TARGETS_SHARDED[@]}")
-A_PLAIN=$("$PYTHON" "$LOAD" publish --command PUBLISH --seconds "$SECONDS_PER_PHASE" "${TARGETS_CLUSTER_PLAIN[@]}")
-echo "## A. Publish capacity of the Redis side (3 pipelined publishers, no subscribers)"
+# The best of 3 runs: on a shared machine other work only ever lowers a figure.
+best_publish() {  # command targets...
+  local command=$1 best=0 rate; shift
+  for _ in 1 2 3; do
+    rate=$("$PYTHON" "$LOAD" publish --command "$command" --seconds "$SECONDS_PER_PHASE" "$@" | field per_second)
+    (( rate > best )) && best=$rate
+  done
+  echo "{\"per_second\": $best}"
+}
+A_SINGLE=$(best_publish PUBLISH "${TARGETS_SINGLE[@]}")
+A_SHARDED=$(best_publish SPUBLISH "${TARGETS_SHARDED[@]}")
+A_PLAIN=$(best_publish PUBLISH "${TARGETS_CLUSTER_PLAIN[@]}")
+echo "## A. Publish capacity of the Redis side (3 pipelined publishers, no subscribers, best of 3)"
 echo
 echo "| setup | command | publishes/s |"
 echo "|---|---|---|"
@@ -492,22 +525,22 @@ start_daemon single "$WS1" "$ADMIN1" "  host: 127.0.0.1
   port: $SINGLE
   channel_prefix: \"pfx:\""
 B_SINGLE=$("$PYTHON" "$LOAD" e2e --ws "ws://127.0.0.1:$WS1/" --sessions "$SESSIONS" "${CHANNEL_ARGS[@]}" \
-  "${TARGETS_1[@]}" --command PUBLISH --rate "$RATE" --seconds "$SECONDS_PER_PHASE")
-stop_pid "$DAEMON_PID"
+  "${TARGETS_1[@]}" --command PUBLISH --rate "$RATE" --seconds "$SECONDS_PER_PHASE" --daemon-pid "$DAEMON_PID")
+stop_pid "$DAEMON_PID" "daemon single (end to end)"
 
 start_daemon sharded "$WS2" "$ADMIN2" "  channel_prefix: \"pfx:\"
   cluster: {nodes: [\"127.0.0.1:$C1\"], sharded: true}"
 SHARDED_PID=$DAEMON_PID
 B_SHARDED=$("$PYTHON" "$LOAD" e2e --ws "ws://127.0.0.1:$WS2/" --sessions "$SESSIONS" "${CHANNEL_ARGS[@]}" \
-  "${TARGETS_3[@]}" --command SPUBLISH --rate "$RATE" --seconds "$SECONDS_PER_PHASE")
+  "${TARGETS_3[@]}" --command SPUBLISH --rate "$RATE" --seconds "$SECONDS_PER_PHASE" --daemon-pid "$DAEMON_PID")
 
 echo "## B. End to end through one daemon ($SESSIONS sessions, each on 3 channels, $RATE publishes/s)"
 echo
-echo "| setup | publishes/s | deliveries/s | loss |"
-echo "|---|---|---|---|"
+echo "| setup | publishes/s | deliveries/s | loss | daemon CPU |"
+echo "|---|---|---|---|---|"
 for row in "one Redis, PUBLISH|$B_SINGLE" "cluster sharded, SPUBLISH|$B_SHARDED"; do
   json=${row#*|}
-  echo "| ${row%%|*} | $(field publishes_per_second <<<"$json") | $(field deliveries_per_second <<<"$json") | $(field loss_percent <<<"$json") % |"
+  echo "| ${row%%|*} | $(field publishes_per_second <<<"$json") | $(field deliveries_per_second <<<"$json") | $(field loss_percent <<<"$json") % | $(field daemon_cpu_percent <<<"$json") % |"
 done
 echo
 
@@ -533,10 +566,14 @@ measure_cost() {  # label pid ws ports...
   for _ in $(seq 50); do kill -0 "$hold_pid" 2>/dev/null || break; sleep 0.1; done
   echo "| $label | $# | $clients | $(((after_mem - before_mem) / 1024)) KiB | $(((after_mem - before_mem) / CHANNELS)) B | $((rss_after - rss_before)) KiB |"
 }
-measure_cost sharded "$SHARDED_PID" "ws://127.0.0.1:$WS2/" "$C1" "$C2" "$C3"
-stop_pid "$SHARDED_PID"
-start_daemon single "$WS1" "$ADMIN1" "  host: 127.0.0.1
+# Fresh daemons: the end-to-end phase left memory in the allocator's hands.
+stop_pid "$SHARDED_PID" "daemon sharded (end to end)"
+start_daemon sharded-cost "$WS2" "$ADMIN2" "  channel_prefix: \"pfx:\"
+  cluster: {nodes: [\"127.0.0.1:$C1\"], sharded: true}"
+measure_cost sharded "$DAEMON_PID" "ws://127.0.0.1:$WS2/" "$C1" "$C2" "$C3"
+stop_pid "$DAEMON_PID" "daemon sharded (cost)"
+start_daemon single-cost "$WS1" "$ADMIN1" "  host: 127.0.0.1
   port: $SINGLE
   channel_prefix: \"pfx:\""
 measure_cost single "$DAEMON_PID" "ws://127.0.0.1:$WS1/" "$SINGLE"
-stop_pid "$DAEMON_PID"
+stop_pid "$DAEMON_PID" "daemon single (cost)"
