@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --rev) REV=$2; shift ;;
     --wait-idle) WAIT_IDLE=$2; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

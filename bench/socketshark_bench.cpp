@@ -672,7 +672,7 @@ int cmd_report(const Args& a) {
   {
     const double ratio = fs.median > 0 && fn.median > 0 ? fs.median / fn.median : -1;
     const bool met = fs.median >= 1000000 && (fn.median < 0 || ratio >= 6);
-    std::string scen = "1 fan-out";
+    std::string scen = "fan-out";
     if (fs.run)
       scen += ": " + thousands((*fs.run)["conns"].get<double>()) + " conns, " + std::to_string((*fs.run)["subs"].get<int>()) +
               " subs × " + std::to_string((*fs.run)["subscribers_per_sub"].get<int>()) + ", window " +
@@ -705,7 +705,7 @@ int cmd_report(const Args& a) {
     row("1", "", "after the run", lost(fs), lost(fn), "", "");
     if (bs.median > 0 || bn.median > 0) {
       const json* any = bs.run ? bs.run : bn.run;
-      row("1b", "1b fan-out, same load, clients read every " + fixed((*any).value("read_interval_ms", 0.0), 0) + " ms",
+      row("1b", "fan-out, same load, clients read every " + fixed((*any).value("read_interval_ms", 0.0), 0) + " ms",
           "deliveries/s, median of runs (all runs)", runs_text(bs), runs_text(bn), "(information)",
           bs.median > 0 && bn.median > 0 ? fixed(bs.median / bn.median, 1) + "×" : "—");
       row("1b", "", "server CPU of one core (median run)", cpu(bs, true), cpu(bn, false), "", "");
@@ -736,7 +736,7 @@ int cmd_report(const Args& a) {
   for (auto [label, rate, limit] : {std::tuple{"2a", 100.0, 5.0}, std::tuple{"2b", 2000.0, 50.0}}) {
     const json* s = lat("socketshark", rate, false);
     const json* n = lat("nchan", rate, false);
-    std::string scen = std::string(label) + " latency: " + thousands(rate) + " msg/s × ";
+    std::string scen = "latency: " + thousands(rate) + " msg/s × ";
     scen += s ? std::to_string((*s)["subscribers"].get<int>()) + " subscribers, " + fixed((*s)["seconds"].get<double>(), 0) + " s"
               : "100 subscribers";
     bool met = false;
@@ -764,7 +764,7 @@ int cmd_report(const Args& a) {
   {
     const json* s = find_one(results, "storm", "socketshark");
     const json* n = find_one(results, "storm", "nchan");
-    std::string scen = "3 connection storm";
+    std::string scen = "connection storm";
     if (s) scen += ": " + thousands((*s)["conns"].get<double>()) + " conns, " + thousands((*s)["concurrency"].get<double>()) +
                    " set up at a time (ticket auth via HTTP callback, then subscribe)";
     auto rate = [](const json* r) {
@@ -795,7 +795,7 @@ int cmd_report(const Args& a) {
   {
     const json* s = find_one(results, "idle", "socketshark");
     const json* n = find_one(results, "idle", "nchan");
-    std::string scen = "4 idle memory";
+    std::string scen = "idle memory";
     if (s) scen += ": " + thousands((*s)["conns"].get<double>()) + " authenticated, subscribed, idle conns";
     auto per = [](const json* r) {
       return r ? "**" + fixed((*r)["pss_per_conn_kib"].get<double>(), 2) + " KiB**" : std::string("—");
@@ -814,7 +814,7 @@ int cmd_report(const Args& a) {
   // 5. Slow consumer.
   {
     const json* s = lat("socketshark", 2000, true);
-    std::string scen = "5 slow consumer: 1 of 100 subscribers stops reading, 2,000 msg/s, send_buffer_bytes 1 MiB";
+    std::string scen = "slow consumer: 1 of 100 subscribers stops reading, 2,000 msg/s, send_buffer_bytes 1 MiB";
     if (s) {
       const double p99 = (*s)["p99_ms"].get<double>();
       const bool closed = (*s)["slow_close_code"].get<int>() == 1008;
