@@ -1,5 +1,7 @@
 #include "socketshark/broker/hiredis_asio.hpp"
 
+#include <sys/ioctl.h>
+
 #include <memory>
 
 #include <hiredis/async.h>
@@ -12,6 +14,9 @@ namespace socketshark::broker {
 namespace net = boost::asio;
 
 namespace {
+
+// Up to 16 x 16 KiB of Redis input handled per turn of the event loop.
+constexpr int max_reads_per_turn = 16;
 
 struct Watch {
   Watch(net::any_io_executor executor, int fd, redisAsyncContext* context)
@@ -34,7 +39,15 @@ void wait_read(const std::shared_ptr<Watch>& watch) {
   watch->descriptor.async_wait(net::posix::stream_descriptor::wait_read, [watch](boost::system::error_code ec) {
     watch->reading = false;
     if (ec || watch->dead || !watch->want_read) return;
-    redisAsyncHandleRead(watch->context);  // may free the context (dead is then set)
+    // hiredis reads 16 KiB per call. Drain what the socket already holds
+    // (bounded) before yielding, so that the fan-out of this turn covers
+    // many more messages and each client socket gets one bigger write.
+    for (int reads = 0; reads < max_reads_per_turn; ++reads) {
+      redisAsyncHandleRead(watch->context);  // may free the context (dead is then set)
+      if (watch->dead || !watch->want_read) break;
+      int available = 0;
+      if (::ioctl(watch->descriptor.native_handle(), FIONREAD, &available) != 0 || available <= 0) break;
+    }
     if (!watch->dead && watch->want_read) wait_read(watch);
   });
 }

@@ -181,7 +181,17 @@ net::awaitable<void> Listener::serve(tcp::socket socket) {
       }
     }
   }
-  co_await session->run(std::move(request), std::move(subprotocol), reject_code);
+  // The session runs on its own: this coroutine's frame (request parser,
+  // buffers) is freed now instead of living as long as the connection.
+  net::co_spawn(executor_, session->run(std::move(request), std::move(subprotocol), reject_code),
+                [](std::exception_ptr failure) {
+                  if (!failure) return;
+                  try {
+                    std::rethrow_exception(failure);
+                  } catch (const std::exception& e) {
+                    log::error("session failed", {{"error", e.what()}});
+                  }
+                });
 }
 
 }  // namespace socketshark::server

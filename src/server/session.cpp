@@ -70,6 +70,7 @@ net::awaitable<void> Session::run(Request request, std::string subprotocol, unsi
     log::debug("websocket handshake failed", {{"error", accept_error.message()}});
     co_return;
   }
+  request = {};  // this frame lives as long as the session: keep no headers
   open_ = true;
   hub_.add(self);
   hub_.metrics.connection_opened();
