@@ -458,10 +458,11 @@ void ClusterBroker::link_up(const std::string& address, std::uint64_t id) {
   if (stopped_ || it == links_.end() || it->second.id != id) return;
   it->second.up = true;
   if (!cluster_.sharded) failed_nodes_.clear();
-  if (failing_nodes_.erase(address))
-    log::info("redis cluster node reachable again", {{"node", address}});
-  else
-    log::debug("redis cluster node connected", {{"node", address}});
+  log::debug("redis cluster node connected", {{"node", address}});
+  // A node that failed counts as recovered after a periodic PING too, not on
+  // the first answer: one that answers and then breaks must not make the
+  // broker flap and reconnect at full speed.
+  if (settings_.ping_interval <= 0 || settings_.ping_timeout <= 0) node_recovered(address);
   schedule_ping(address, id);
   place_channels();
   update_state();
@@ -481,6 +482,12 @@ void ClusterBroker::link_failed(std::string address, std::uint64_t id, std::stri
   if (!cluster_.sharded) failed_nodes_.insert(address);
   update_state();
   request_refresh("node " + address + ": " + why);
+}
+
+void ClusterBroker::node_recovered(const std::string& address) {
+  if (!failing_nodes_.erase(address)) return;
+  log::info("redis cluster node reachable again", {{"node", address}});
+  if (failing_nodes_.empty() && ready()) refresh_attempts_ = 0;
 }
 
 void ClusterBroker::close_link(std::string address) {
@@ -514,6 +521,7 @@ void ClusterBroker::schedule_ping(const std::string& address, std::uint64_t id) 
         link_failed(address, id, "PING refused: " + std::string(text_of(&reply)));
         return;
       }
+      node_recovered(address);
       schedule_ping(address, id);
     }));
     link.ping_timer->expires_after(seconds(settings_.ping_timeout));
@@ -680,10 +688,15 @@ void ClusterBroker::update_state() {
   const bool now_ready = ready();
   if (now_ready == reported_ready_) return;
   reported_ready_ = now_ready;
-  if (now_ready) refresh_attempts_ = 0;  // recovered: the next problem is refreshed at once
+  // Recovered: the next problem is refreshed at once (unless a node still
+  // counts as failing: see node_recovered()).
+  if (now_ready && failing_nodes_.empty()) refresh_attempts_ = 0;
   if (now_ready) {
     log::info("redis cluster ready", {{"nodes", links_.size()}, {"channels", channels_.size()}});
   } else {
+    // Subscribers waiting for a confirmation must not hang (their sessions
+    // are about to be closed): let them go, as the single-Redis broker does.
+    for (auto& [name, channel] : channels_) wake(channel);
     std::size_t links_down = 0, unconfirmed = 0;
     for (const auto& address : wanted_links())
       if (!links_.contains(address) || !links_.at(address).up) ++links_down;
@@ -706,7 +719,11 @@ net::awaitable<void> ClusterBroker::subscribe(std::string name) {
     if (link != links_.end() && link->second.up) send_subscribe(name, channel, *owner);
     // else: subscribed by place_channels() once the topology and link are there
   }
-  if (channel.state != Channel::State::confirmed) {
+  // Not ready and not sendable: answer at once, as the single-Redis broker
+  // does; the channel is subscribed once the cluster is back (and keeps the
+  // broker unready meanwhile). Otherwise wait for the confirmation.
+  const bool hopeless = !reported_ready_ && channel.state == Channel::State::unassigned;
+  if (channel.state != Channel::State::confirmed && !hopeless) {
     auto waiter = std::make_shared<net::steady_timer>(executor_, seconds(kSubscribeTimeoutSeconds));
     channel.waiters.push_back(waiter);
     std::weak_ptr<int> alive = lifetime_;

@@ -293,6 +293,49 @@ class GarbageNode:
         self.thread.join(5)
 
 
+class LyingNode:
+    """A fake cluster node: it claims every slot in CLUSTER SLOTS, answers the
+    first PING with +PONG followed by a malformed smessage push, and anything
+    after that with bytes that are not RESP."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        slots = (f"*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$9\r\n127.0.0.1\r\n:{self.port}\r\n"
+                 "$4\r\nfake\r\n").encode()
+        pinged = False
+        with conn:
+            try:
+                while True:
+                    request = conn.recv(65536)
+                    if not request:
+                        return
+                    if b"CLUSTER" in request:
+                        conn.sendall(slots)
+                    elif b"PING" in request and not pinged:
+                        pinged = True
+                        conn.sendall(b"+PONG\r\n*3\r\n$8\r\nsmessage\r\n:1\r\n:2\r\n")
+                    else:
+                        conn.sendall(b"\x00\xff garbage \r\n")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.server.close()
+
+
 # --------------------------------------------------------------------------
 # Fixtures and helpers
 # --------------------------------------------------------------------------
@@ -631,6 +674,31 @@ async def test_bad_seed_nodes_are_skipped_and_never_crash_the_daemon(cluster, co
     finally:
         for node in (garbage, malformed, error):
             node.close()
+
+
+async def test_garbage_from_a_node_in_the_topology_never_crashes_the_daemon(config, start_daemon):
+    node = LyingNode()
+    try:
+        config = cluster_config(config, None, seeds=[f"127.0.0.1:{node.port}"])
+        config["redis"]["ping_interval"] = 0.2
+        daemon = start_daemon(config)
+        # The link comes up (+PONG), then a malformed push, then garbage.
+        await wait_until(lambda: any(r.get("message") == "malformed message push from a redis cluster node"
+                                     for r in daemon.log_records()), "the malformed push to be logged")
+        await wait_until(lambda: any(r.get("message") == "redis cluster node unavailable"
+                                     and "protocol error" in r.get("error", "") for r in daemon.log_records()),
+                         "the protocol error to be logged")
+        c = await Client.connect(daemon.ws_url)
+        await c.send_json({"event": "subscribe", "subscription": "open.anything"})
+        await asyncio.sleep(1.0)  # reconnects, gets garbage again, backs off
+        assert daemon.running
+        assert not is_ready(daemon)
+        unavailable = [r for r in daemon.log_records() if r.get("message") == "redis cluster node unavailable"]
+        assert len(unavailable) == 1, "logged once, not once per reconnection"
+        retries = [r for r in daemon.log_records() if r.get("message") == "redis cluster node still unavailable"]
+        assert 1 <= len(retries) <= 15, f"{len(retries)} reconnections: the backoff does not hold"
+    finally:
+        node.close()
 
 
 async def test_unreachable_cluster_is_not_ready_until_it_answers(config, start_daemon, tmp_path):

@@ -108,6 +108,7 @@ class ClusterBroker : public Broker {
   void open_link(const std::string& address);
   void link_up(const std::string& address, std::uint64_t id);
   void link_failed(std::string address, std::uint64_t id, std::string why);
+  void node_recovered(const std::string& address);
   void close_link(std::string address);
   void schedule_ping(const std::string& address, std::uint64_t id);
   void on_push(const std::string& address, std::uint64_t id, const redisReply& push, std::size_t queued_after);
