@@ -459,9 +459,9 @@ void ClusterBroker::link_up(const std::string& address, std::uint64_t id) {
   it->second.up = true;
   if (!cluster_.sharded) failed_nodes_.clear();
   log::debug("redis cluster node connected", {{"node", address}});
-  // A node that failed counts as recovered after a periodic PING too, not on
-  // the first answer: one that answers and then breaks must not make the
-  // broker flap and reconnect at full speed.
+  // A node that failed counts as recovered only after a periodic PING, not on
+  // this first answer: one that answers and then breaks must not reset the
+  // backoff and make the broker reconnect at full speed.
   if (settings_.ping_interval <= 0 || settings_.ping_timeout <= 0) node_recovered(address);
   schedule_ping(address, id);
   place_channels();
