@@ -402,13 +402,9 @@ net::awaitable<void> EventHandler::self_unsubscribe(std::shared_ptr<Subscription
   Json answer = co_await call("before_unsubscribe", *subscription, client->auth_info);
   co_await call("on_unsubscribe", *subscription, client->auth_info);
   auto data = answer.find("data");
-  Json notice = Json::object();
-  notice["event"] = "unsubscribe";
-  notice["subscription"] = subscription->name();
-  if (data != answer.end() && !data->is_null()) notice["data"] = *data;
-  notice["error"] = error;
-  for (auto& [key, value] : subscription->extra_data().items()) notice[key] = value;
-  if (client->active()) client->send_text(to_wire(notice));
+  if (client->active())
+    client->send_text(unsubscribe_notice(subscription->name(), data != answer.end() ? &*data : nullptr, error,
+                                         subscription->extra_data()));
 }
 
 net::awaitable<void> EventHandler::send_heartbeats(std::shared_ptr<Subscription> subscription) {

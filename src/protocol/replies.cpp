@@ -55,7 +55,7 @@ std::string error_reply(std::string_view event, std::string_view error, const Js
   return to_wire(reply);
 }
 
-std::string unsubscribe_notice(std::string_view subscription, const Json* data, std::string_view error,
+std::string unsubscribe_notice(std::string_view subscription, const Json* data, const Json& error,
                                const Json& extra_data) {
   Json notice = Json::object();
   notice["event"] = "unsubscribe";

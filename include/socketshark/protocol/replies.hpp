@@ -23,8 +23,10 @@ std::string ok_reply(std::string_view event, const Json* extra_data, const Json*
 std::string error_reply(std::string_view event, std::string_view error, const Json* extra_data,
                         const Json* data, std::string_view subscription);
 
-// {"event":"unsubscribe","subscription":S} + "data" (non-null) + "error" + extra.
-std::string unsubscribe_notice(std::string_view subscription, const Json* data, std::string_view error,
+// {"event":"unsubscribe","subscription":S} + "data" (non-null) + "error" + extra:
+// sent when periodic authorization revokes a subscription. `error` is the
+// authorizer's `error` as it answered it (normally a string).
+std::string unsubscribe_notice(std::string_view subscription, const Json* data, const Json& error,
                                const Json& extra_data);
 
 // Compact JSON as sent on the wire; invalid UTF-8 is replaced, never thrown.
