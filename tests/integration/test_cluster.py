@@ -692,7 +692,9 @@ async def test_garbage_from_a_node_in_the_topology_never_crashes_the_daemon(conf
         await c.send_json({"event": "subscribe", "subscription": "open.anything"})
         await asyncio.sleep(1.0)  # reconnects, gets garbage again, backs off
         assert daemon.running
-        assert not is_ready(daemon)
+        # The node answers each new link's first PING before its garbage, so
+        # readiness may flicker on for an instant: it must be off again soon.
+        await wait_until(lambda: not is_ready(daemon), "readiness to be false")
         unavailable = [r for r in daemon.log_records() if r.get("message") == "redis cluster node unavailable"]
         assert len(unavailable) == 1, "logged once, not once per reconnection"
         retries = [r for r in daemon.log_records() if r.get("message") == "redis cluster node still unavailable"]
