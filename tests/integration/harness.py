@@ -747,3 +747,44 @@ def base_config(svc: FakeService) -> dict:
             },
         },
     }
+
+
+# --------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------
+
+
+def scrape_metrics(port: int) -> dict[str, float]:
+    """The admin port's /metrics as {sample name with labels: value}."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def registry_gauges(port: int) -> tuple[float, float, float]:
+    """(connections, subscriptions, channels) from /metrics; -1 when absent."""
+    s = scrape_metrics(port)
+    return (
+        s.get("socketshark_connection_count", -1),
+        s.get("socketshark_subscriptions", -1),
+        s.get("socketshark_channels", -1),
+    )
+
+
+async def subscribed_client(daemon: "Daemon", fake_service: "FakeService", name: str = "full.topic",
+                            extra: str = "stored") -> "Client":
+    """An authenticated client subscribed to `name` of the `full` service, on_subscribe seen."""
+    c = await Client.connect(daemon.ws_url)
+    await c.auth()
+    reply = await c.request({"event": "subscribe", "subscription": name, "extra": extra})
+    assert reply == {"event": "subscribe", "subscription": name, "status": "ok", "extra": extra}
+    await fake_service.wait_for("/full/on_subscribe")
+    return c

@@ -22,6 +22,7 @@ import urllib.request
 import pytest
 
 from harness import (
+    registry_gauges,
     ERR_INVALID_EVENT,
     Client,
     RawWebSocket,
@@ -102,30 +103,14 @@ def publish(port: int, message) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
 
 
-def gauges(port: int) -> tuple[float, float, float]:
-    s = scrape(port)
-    return (
-        s.get("socketshark_connection_count", -1),
-        s.get("socketshark_subscriptions", -1),
-        s.get("socketshark_channels", -1),
-    )
 
 
 async def wait_gauges(port: int, expected: tuple[float, float, float], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        got = await asyncio.to_thread(gauges, port)
+        got = await asyncio.to_thread(registry_gauges, port)
         if got == expected:
             return
         if time.monotonic() > deadline:

@@ -1,26 +1,14 @@
 """Prometheus metrics (SPEC §6) after a scripted session, and readiness."""
 
 import asyncio
-import re
-import signal
 import urllib.error
 import urllib.request
 
 import pytest
 
-from harness import Client, free_port, ok
+from harness import Client, free_port, ok, scrape_metrics
 
 
-def scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        assert response.headers["Content-Type"].startswith("text/plain")
-        text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
 
 
 def status(port: int, path: str) -> int:
@@ -65,7 +53,7 @@ async def test_counters_and_labels_after_a_scripted_session(metrics_config, fake
     assert (await client.recv_json())["data"] == 2
     await client.ping_pong("after")  # the third was dropped by order
 
-    m = scrape(port)
+    m = scrape_metrics(port)
     assert m["socketshark_service_state"] == 1
     assert m["socketshark_connection_count"] == 2
     assert m["socketshark_connection_total"] == 2
@@ -88,7 +76,7 @@ async def test_counters_and_labels_after_a_scripted_session(metrics_config, fake
 
     await other.close()
     for _ in range(50):
-        m = scrape(port)
+        m = scrape_metrics(port)
         if m["socketshark_connection_count"] == 1:
             break
         await asyncio.sleep(0.1)
@@ -106,7 +94,7 @@ async def test_callback_failures_are_counted_by_outcome(metrics_config, fake_ser
     await client.auth()
     reply = await client.request({"event": "subscribe", "subscription": "full.room"})
     assert reply["error"] == "Nope."
-    assert scrape(port)['socketshark_callback_requests_total{callback="authorizer",outcome="error"}'] == 1
+    assert scrape_metrics(port)['socketshark_callback_requests_total{callback="authorizer",outcome="error"}'] == 1
 
 
 async def test_healthz_and_readyz_on_both_ports(metrics_config, start_daemon):
@@ -131,11 +119,11 @@ async def test_readyz_follows_redis(metrics_config, redis_server, start_daemon):
         raise AssertionError(f"/readyz never became {expected}")
 
     await wait_status(200)
-    assert scrape(admin)["socketshark_service_state"] == 1
+    assert scrape_metrics(admin)["socketshark_service_state"] == 1
     redis_server.stop()
     await wait_status(503)
-    assert scrape(admin)["socketshark_service_state"] == 0
+    assert scrape_metrics(admin)["socketshark_service_state"] == 0
     assert status(admin, "/healthz") == 200  # the process is still up
     redis_server.start()
     await wait_status(200)
-    assert scrape(admin)["socketshark_broker_reconnects_total"] >= 1
+    assert scrape_metrics(admin)["socketshark_broker_reconnects_total"] >= 1

@@ -19,7 +19,6 @@ import os
 import random
 import re
 import time
-import urllib.request
 
 import pytest
 import redis.asyncio
@@ -27,7 +26,7 @@ import websockets.client
 import websockets.exceptions
 from aiohttp import web
 
-from harness import SESSION_ID, FakeService, base_config, callback_urls, free_port
+from harness import registry_gauges, SESSION_ID, FakeService, base_config, callback_urls, free_port
 
 SOAK_SECONDS = float(os.environ.get("SOCKETSHARK_SOAK_SECONDS", "120"))
 WARMUP_SECONDS = max(15.0, 0.15 * SOAK_SECONDS)
@@ -69,24 +68,8 @@ def counting_service():
     svc.stop()
 
 
-def scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
 
 
-def gauges(port: int) -> tuple[float, float, float]:
-    s = scrape(port)
-    return (
-        s.get("socketshark_connection_count", -1),
-        s.get("socketshark_subscriptions", -1),
-        s.get("socketshark_channels", -1),
-    )
 
 
 def rss_kib(pid: int) -> int:
@@ -220,7 +203,7 @@ async def settle(admin: int, rds, timeout: float = 30.0) -> None:
     Redis has no subscription channel left."""
     deadline = time.monotonic() + timeout
     while True:
-        got = await asyncio.to_thread(gauges, admin)
+        got = await asyncio.to_thread(registry_gauges, admin)
         channels = await rds.pubsub_channels("*.*")
         if got == (0, 0, 0) and not channels:
             return

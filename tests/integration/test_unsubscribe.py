@@ -3,6 +3,7 @@
 import time
 
 from harness import (
+    subscribed_client,
     ERR_ALREADY_SUBSCRIBED,
     ERR_BAD_SUBSCRIPTION,
     ERR_NOT_SUBSCRIBED,
@@ -20,13 +21,6 @@ def unsub_reply(status, name=S, **fields):
     return {"event": "unsubscribe", "subscription": name, "status": status, **fields}
 
 
-async def subscribed_client(daemon, fake_service, extra="stored"):
-    c = await Client.connect(daemon.ws_url)
-    await c.auth()
-    reply = await c.request({"event": "subscribe", "subscription": S, "extra": extra})
-    assert reply == {"event": "subscribe", "subscription": S, "status": "ok", "extra": extra}
-    await fake_service.wait_for("/full/on_subscribe")
-    return c
 
 
 async def test_unsubscribe_without_subscription_is_invalid_format(daemon):
