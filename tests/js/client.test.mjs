@@ -317,8 +317,10 @@ services:
     await daemon.stop('SIGKILL');
     const [, detail] = await reconnecting;
     assert.equal(detail.code, 1006);
+    // Listen before restarting: the client may authenticate before restart() sees the port open.
+    const authenticated = nextEvent(client, 'state', { accept: (state) => state === 'authenticated', timeout: 15000 });
     await daemon.restart();
-    await nextEvent(client, 'state', { accept: (state) => state === 'authenticated', timeout: 10000 });
+    await authenticated;
 
     // The re-subscribe reply (before_subscribe's data) reaches the handler.
     await waitFor(() => received.some((frame) => frame.event === 'subscribe'), { what: 'the re-subscribe' });
