@@ -149,9 +149,47 @@ answers = [
     b"0.0000001e-320",
 ]
 
+# (e) a session: a flag byte (1: authenticated at the handshake, 2: closes
+# before the last line), then lines: client frames, or 0x01 + "<channel> <payload>"
+# published to the broker.
+def session(flags: int, *lines) -> bytes:
+    return bytes([flags]) + b"\n".join(line if isinstance(line, bytes) else j(line) for line in lines)
+
+
+def published_to(channel: str, obj) -> bytes:
+    return b"\x01" + channel.encode() + b" " + j(obj)
+
+
+dispatch = [
+    session(0, {"event": "ping", "data": 1}),
+    session(0, {"event": "subscribe", "subscription": "open.lobby", "color": "red"},
+            published_to("open.lobby", {"subscription": "open.lobby", "data": {"n": 1}}),
+            {"event": "message", "subscription": "open.lobby", "data": {"text": "hi"}},
+            {"event": "unsubscribe", "subscription": "open.lobby"}),
+    session(1, {"event": "subscribe", "subscription": "private.inbox"},
+            published_to("private.inbox", {"subscription": "private.inbox", "data": 2, "options": {"order": 1}}),
+            published_to("private.inbox", {"subscription": "private.inbox", "data": 3, "options": {"order": 0.5}}),
+            published_to("private.inbox", {"subscription": "private.inbox", "data": 4,
+                                            "options": {"throttle": 0.001, "throttle_key": "k"}})),
+    session(0, {"event": "subscribe", "subscription": "private.inbox"}),
+    session(0, {"event": "auth", "ticket": "t-1"}, {"event": "subscribe", "subscription": "guarded.room"}),
+    session(1, {"event": "subscribe", "subscription": "open.a", "user_id": "fuzz"},
+            published_to("open.a", {"subscription": "open.a", "data": 1, "user_id": "fuzz"}),
+            published_to("open.a", {"subscription": "open.a", "data": 1, "user_id": "other"}),
+            {"event": "subscribe", "subscription": "open.a"},
+            {"event": "subscribe", "subscription": "open.b"}),
+    session(2, {"event": "subscribe", "subscription": "open.x"}, {"event": "subscribe", "subscription": "open.y"},
+            {"event": "ping"}),
+    session(0, *[{"event": "subscribe", "subscription": f"open.s{i}"} for i in range(10)]),
+    session(0, b"not json", {"event": "nope"}, {"event": "auth", "method": "magic"}, b"[1]",
+            {"event": "unsubscribe", "subscription": "open.never"}),
+]
+
 write("fuzz_client_event", client_event)
+write("fuzz_dispatch", dispatch)
 write("fuzz_published", published)
 write("fuzz_config", configs)
 write("fuzz_callback_answer", answers)
 print("corpus written:", {t: len(list((HERE / "corpus" / t).iterdir())) for t in
-                          ("fuzz_client_event", "fuzz_published", "fuzz_config", "fuzz_callback_answer")})
+                          ("fuzz_client_event", "fuzz_published", "fuzz_config", "fuzz_callback_answer",
+                           "fuzz_dispatch")})

@@ -4,8 +4,8 @@
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# SECONDS_PER_TARGET defaults to 60; TARGET defaults to all four
-# (fuzz_client_event fuzz_published fuzz_config fuzz_callback_answer).
+# SECONDS_PER_TARGET defaults to 60; TARGET defaults to all five
+# (fuzz_client_event fuzz_published fuzz_config fuzz_callback_answer fuzz_dispatch).
 # Environment: SOCKETSHARK_FUZZ_BUILD (build directory, default build-fuzz),
 # CXX_FUZZ (compiler, default clang++-14; needs libclang-rt-14-dev).
 #
@@ -26,7 +26,7 @@ repo=$(cd "$here/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_client_event fuzz_published fuzz_config fuzz_callback_answer)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_client_event fuzz_published fuzz_config fuzz_callback_answer fuzz_dispatch)
 build=${SOCKETSHARK_FUZZ_BUILD:-$repo/build-fuzz}
 cxx=${CXX_FUZZ:-clang++-14}
 

@@ -58,29 +58,12 @@ class FrameSocket {
   std::size_t queued_bytes() const;
   void close();  // closes the TCP socket: every pending operation fails
 
+  // Defined below Core, which they use.
   template <class MutableBuffers, class Handler>
-  auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
-    return net::async_initiate<Handler, void(error_code, std::size_t)>(
-        [core = core_](auto h, const MutableBuffers& b) {
-          if (core->tls)
-            core->tls->async_read_some(b, std::move(h));
-          else
-            core->plain->async_read_some(b, std::move(h));
-        },
-        handler, buffers);
-  }
-
+  auto async_read_some(const MutableBuffers& buffers, Handler&& handler);
   // Beast's own frames: copied (they are small) and queued whole.
   template <class ConstBuffers, class Handler>
-  auto async_write_some(const ConstBuffers& buffers, Handler&& handler) {
-    return net::async_initiate<Handler, void(error_code, std::size_t)>(
-        [core = core_](auto h, const ConstBuffers& b) {
-          auto bytes = std::make_shared<std::string>(net::buffer_size(b), '\0');
-          net::buffer_copy(net::buffer(bytes->data(), bytes->size()), b);
-          core->enqueue(std::move(bytes), std::make_unique<write_handler>(std::move(h)));
-        },
-        handler, buffers);
-  }
+  auto async_write_some(const ConstBuffers& buffers, Handler&& handler);
 
   struct Core;
 
@@ -117,6 +100,29 @@ struct FrameSocket::Core : std::enable_shared_from_this<Core> {
   void on_written(error_code ec);
   void fail_all(error_code ec);
 };
+
+template <class MutableBuffers, class Handler>
+auto FrameSocket::async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+  return net::async_initiate<Handler, void(error_code, std::size_t)>(
+      [core = core_](auto h, const MutableBuffers& b) {
+        if (core->tls)
+          core->tls->async_read_some(b, std::move(h));
+        else
+          core->plain->async_read_some(b, std::move(h));
+      },
+      handler, buffers);
+}
+
+template <class ConstBuffers, class Handler>
+auto FrameSocket::async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+  return net::async_initiate<Handler, void(error_code, std::size_t)>(
+      [core = core_](auto h, const ConstBuffers& b) {
+        auto bytes = std::make_shared<std::string>(net::buffer_size(b), '\0');
+        net::buffer_copy(net::buffer(bytes->data(), bytes->size()), b);
+        core->enqueue(std::move(bytes), std::make_unique<write_handler>(std::move(h)));
+      },
+      handler, buffers);
+}
 
 // Beast's customization points, found by argument-dependent lookup.
 void teardown(boost::beast::role_type role, FrameSocket& socket, error_code& ec);
