@@ -4,7 +4,9 @@
 # use this one script.
 #   scripts/install-deps.sh            build the daemon (compiler, libraries)
 #   scripts/install-deps.sh --test     also everything the test suite uses
+#   scripts/install-deps.sh --fuzz     also clang and libFuzzer (tests/fuzz/run.sh)
 #   scripts/install-deps.sh --runtime  only the shared libraries the binary needs
+# --test and --fuzz combine.
 set -euo pipefail
 
 build_packages=(
@@ -26,16 +28,26 @@ runtime_packages=(
   libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libssl3 ca-certificates
 )
 
-case "${1:-}" in
-  --runtime) packages=("${runtime_packages[@]}") ;;
-  --test)
-    packages=("${build_packages[@]}" "${test_packages[@]}")
-    # Node.js with npm: the machine's own when present, else Debian's.
-    command -v npm >/dev/null || packages+=(nodejs npm)
-    ;;
-  "") packages=("${build_packages[@]}") ;;
-  *) echo "usage: $0 [--test|--runtime]" >&2; exit 2 ;;
-esac
+fuzz_packages=(clang-14 libclang-rt-14-dev)
+
+usage() { echo "usage: $0 [--test] [--fuzz] | --runtime" >&2; exit 2; }
+packages=("${build_packages[@]}")
+if [[ "${1:-}" == --runtime ]]; then
+  (($# == 1)) || usage
+  packages=("${runtime_packages[@]}")
+else
+  for option in "$@"; do
+    case "$option" in
+      --test)
+        packages+=("${test_packages[@]}")
+        # Node.js with npm: the machine's own when present, else Debian's.
+        command -v npm >/dev/null || packages+=(nodejs npm)
+        ;;
+      --fuzz) packages+=("${fuzz_packages[@]}") ;;
+      *) usage ;;
+    esac
+  done
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -390,6 +391,13 @@ def daemon_binary() -> Path:
             f"socketshark binary not found at {path}; build it or set SOCKETSHARK_BINARY"
         )
     return path
+
+
+@functools.lru_cache(maxsize=None)
+def sanitized_binary() -> bool:
+    """True for a -DSOCKETSHARK_SANITIZE=ON build (`cmake --preset asan`): it links libasan."""
+    result = subprocess.run(["ldd", str(daemon_binary())], capture_output=True, text=True, timeout=30)
+    return "libasan" in result.stdout
 
 
 def daemon_env(extra: dict | None = None) -> dict:
