@@ -1,5 +1,7 @@
 #include "socketshark/auth/jwt_verifier.hpp"
 
+#include <algorithm>
+
 #include <jwt/jwt.hpp>
 
 namespace socketshark::auth {
@@ -52,6 +54,18 @@ JwtResult JwtVerifier::verify(std::string_view token) const {
   constexpr std::size_t max_token_bytes = 8192;
   if (token.size() > max_token_bytes) {
     result.error = "token too long";
+    return result;
+  }
+  // A JWT is three base64url parts. Anything else is refused here: cpp-jwt's
+  // base64 decoder indexes its table with a (signed) char, so a byte >= 0x80
+  // reads outside the table (found by the ASan suite; its assertion fires in
+  // debug builds).
+  const auto base64_or_dot = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.' || c == '=' || c == '+' || c == '/';
+  };
+  if (!std::all_of(token.begin(), token.end(), base64_or_dot)) {
+    result.error = "malformed token";
     return result;
   }
   const std::string& key = settings_.secret.empty() ? settings_.public_key : settings_.secret;

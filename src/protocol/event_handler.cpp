@@ -141,7 +141,8 @@ net::awaitable<void> EventHandler::handle(std::shared_ptr<Client> client, std::s
   }
   log::trace("client event", {{"session", client->id()}, {"event", event.name}});
 
-  Reply reply{event.name};
+  Reply reply;
+  reply.event = event.name;
   if (event.kind == EventKind::subscribe || event.kind == EventKind::message || event.kind == EventKind::unsubscribe) {
     reply.subscription = event.subscription();
     // Replies about an existing subscription carry its stored extra data.

@@ -129,6 +129,17 @@ TEST(Jwt, GarbageIsRefusedWithoutThrowing) {
     EXPECT_FALSE(verifier.verify(junk).auth_info) << junk;
 }
 
+TEST(Jwt, BytesOutsideBase64AreRefusedBeforeDecoding) {
+  // cpp-jwt's decoder would index its table with a negative char.
+  auto settings = hs256();
+  auth::JwtVerifier verifier(settings);
+  for (const char* junk : {"\xff\xfe.\x01.\x02", "eyJhbGciOiJIUzI1NiJ9.eyJ\x80.x", "a b.c.d", "a.b.c\n"}) {
+    auto result = verifier.verify(junk);
+    EXPECT_FALSE(result.auth_info) << junk;
+    EXPECT_EQ(result.error, "malformed token") << junk;
+  }
+}
+
 TEST(Jwt, OverlongTokensAreRefusedBeforeParsing) {
   auto settings = hs256();
   auth::JwtVerifier verifier(settings);
