@@ -7,7 +7,10 @@
 #   - a WebSocket handshake, ping/pong, subscribe, and a message published
 #     through the HTTP publish API and Redis comes back on the socket;
 #   - the image's HEALTHCHECK script passes inside the container;
-#   - SIGTERM (podman stop) ends the container with exit code 0.
+#   - SIGTERM (podman stop) ends the container with exit code 0;
+#   - docker-compose.yml's stack (Redis, the example chat service, the
+#     daemon) runs from its images and relays a chat line between two
+#     clients (docker/compose_stack.py).
 # All traffic stays on 127.0.0.1 (--network host, free ports picked here).
 #
 #   docker/test.sh            # from anywhere; as root (installs podman if missing)
@@ -174,4 +177,13 @@ code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 [[ "$code" == 0 ]] || fail "exit code $code after SIGTERM, expected 0"
 podman logs "$NAME" 2>&1 | grep -q '"message":"done"' || fail "no 'done' log line after SIGTERM"
 log "SIGTERM: exit 0"
+
+# --- the compose stack ------------------------------------------------------------
+# docker-compose.yml's three services (Redis, the example chat service, the
+# daemon) from their images, wired by the file's environment overrides, on
+# the host network with free loopback ports; a chat line goes through it all.
+log "running docker/docker-compose.yml's stack (docker/compose_stack.py)"
+"$PYTHON" -c 'import websockets, yaml' 2>/dev/null \
+  || fail "the compose stack needs python3-websockets and python3-yaml (scripts/install-deps.sh --test)"
+"$PYTHON" "$ROOT/docker/compose_stack.py" || fail "the compose stack"
 log "PASS"

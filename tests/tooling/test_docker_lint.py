@@ -280,3 +280,20 @@ def test_compose_daemon_environment_is_accepted_and_points_at_the_services(compo
 def test_compose_ports_match_the_image(compose):
     ports = compose["services"]["socketshark"]["ports"]
     assert "9000:9000" in ports and "9090:9090" in ports
+
+
+def test_compose_stack_runner_knows_every_service_and_port(compose):
+    """docker/compose_stack.py (run by docker/test.sh) moves each service to a
+    free loopback port: it must know every service and every published port."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compose_stack", DOCKER / "compose_stack.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.LISTENS) == set(compose["services"])
+    for name, service in compose["services"].items():
+        for mapping in service.get("ports", []):
+            container_port = int(str(mapping).split(":")[-1])
+            assert container_port in module.LISTENS[name], (name, mapping)
+    assert module.start_order(compose["services"]) == ["redis", "chat", "socketshark"]
+    assert "compose_stack.py" in (DOCKER / "test.sh").read_text()
