@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -153,9 +154,15 @@ class Stack:
             else:
                 command += [where, free]
         args = ["run", "-d", "--name", f"{PREFIX}-{name}", "--network", "host", "--health-interval", "disable"]
-        ulimits = service.get("ulimits", {})
-        nofile = ulimits.get("nofile", {"soft": 20000, "hard": 20000})
-        args += ["--ulimit", f"nofile={nofile['soft']}:{nofile['hard']}", "--ulimit", "nproc=4096:4096"]
+        # A container cannot raise a limit above this process's hard limit
+        # (runc fails with "error setting rlimit"): cap the file's value there.
+        nofile = service.get("ulimits", {}).get("nofile", {"soft": 20000, "hard": 20000})
+        host_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard = min(int(nofile["hard"]), host_hard) if host_hard != resource.RLIM_INFINITY else int(nofile["hard"])
+        soft = min(int(nofile["soft"]), hard)
+        if (soft, hard) != (int(nofile["soft"]), int(nofile["hard"])):
+            log(f"{name}: ulimit nofile {nofile['soft']}:{nofile['hard']} capped at this machine's hard limit: {soft}:{hard}")
+        args += ["--ulimit", f"nofile={soft}:{hard}", "--ulimit", "nproc=4096:4096"]
         for volume in service.get("volumes", []):
             source, target, *mode = volume.split(":")
             source_path = (HERE / source).resolve()
@@ -206,35 +213,45 @@ def wait_until(check, what: str, stack: Stack, watched: list[str], seconds: floa
 
 
 async def chat(ws_url: str, chat_url: str) -> None:
+    async def next_frame(ws, accept, what: str) -> dict:
+        """The next frame `accept` takes; room traffic (presence, lines) in between is skipped."""
+        deadline = time.monotonic() + 10
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"no {what} within 10 s")
+            frame = json.loads(await asyncio.wait_for(ws.recv(), remaining))
+            if accept(frame):
+                return frame
+
     async def join(name: str):
         status, body = http(f"{chat_url}/ticket", {"name": name})
         assert status == 200, (status, body)
         ticket = json.loads(body)["ticket"]
         ws = await websockets.connect(ws_url, open_timeout=10)
-
-        async def ask(frame: dict) -> dict:
-            await ws.send(json.dumps(frame))
-            return json.loads(await asyncio.wait_for(ws.recv(), 10))
-
-        reply = await ask({"event": "auth", "method": "ticket", "ticket": ticket})
+        await ws.send(json.dumps({"event": "auth", "method": "ticket", "ticket": ticket}))
+        reply = await next_frame(ws, lambda f: f.get("event") == "auth", "auth reply")
         assert reply == {"event": "auth", "status": "ok"}, reply
-        reply = await ask({"event": "subscribe", "subscription": "chat.lobby", "client_id": f"{name}-tab"})
+        await ws.send(json.dumps({"event": "subscribe", "subscription": "chat.lobby", "client_id": f"{name}-tab"}))
+        reply = await next_frame(ws, lambda f: f.get("event") == "subscribe", "subscribe reply")
         assert reply["status"] == "ok" and "history" in reply["data"], reply
-        return ws, ask
+        return ws
 
-    ada, ada_ask = await join("ada")
-    bob, _ = await join("bob")
+    ada = await join("ada")
+    bob = await join("bob")
     try:
-        reply = await ada_ask({"event": "message", "subscription": "chat.lobby", "data": {"text": "hello from compose"}})
-        assert reply["status"] == "ok" and isinstance(reply["data"]["id"], int), reply
-        deadline = time.monotonic() + 10
-        while True:  # presence updates come first; wait for the line
-            frame = json.loads(await asyncio.wait_for(bob.recv(), max(0.1, deadline - time.monotonic())))
-            data = frame.get("data", {})
-            if frame.get("event") == "message" and data.get("type") == "line":
-                assert data["user"] == "ada" and data["text"] == "hello from compose", frame
-                assert frame["subscription"] == "chat.lobby"
-                break
+        await ada.send(json.dumps({"event": "message", "subscription": "chat.lobby",
+                                   "data": {"text": "hello from compose"}}))
+        # on_message's answer comes back as the reply: the line's id.
+        reply = await next_frame(ada, lambda f: f.get("event") == "message" and "id" in f.get("data", {})
+                                 and "type" not in f["data"], "on_message reply")
+        assert reply["subscription"] == "chat.lobby" and isinstance(reply["data"]["id"], int), reply
+        # The chat service PUBLISHed the line to Redis; the daemon delivers it to bob.
+        line = await next_frame(bob, lambda f: f.get("event") == "message" and f.get("data", {}).get("type") == "line",
+                                "the chat line")
+        assert line["subscription"] == "chat.lobby", line
+        assert line["data"]["user"] == "ada" and line["data"]["text"] == "hello from compose", line
+        assert line["data"]["id"] == reply["data"]["id"], (line, reply)
     finally:
         await ada.close()
         await bob.close()
