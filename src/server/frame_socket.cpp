@@ -23,12 +23,12 @@ FrameSocket::FrameSocket(tcp::socket socket) : core_(std::make_shared<Core>()) {
 }
 
 FrameSocket::FrameSocket(tls_stream stream) : core_(std::make_shared<Core>()) {
-  core_->tls.emplace(std::move(stream));
+  core_->tls = std::make_unique<tls_stream>(std::move(stream));
 }
 
 FrameSocket::executor_type FrameSocket::get_executor() const { return core_->lowest().get_executor(); }
 tcp::socket& FrameSocket::socket() { return core_->lowest(); }
-bool FrameSocket::is_tls() const { return core_->tls.has_value(); }
+bool FrameSocket::is_tls() const { return core_->tls != nullptr; }
 std::size_t FrameSocket::queued_bytes() const { return core_->queued_bytes; }
 void FrameSocket::set_send_limit(std::size_t bytes) { core_->send_limit = bytes; }
 

@@ -4,7 +4,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include "socketshark/ops/metrics.hpp"
@@ -30,12 +29,7 @@ std::chrono::steady_clock::duration seconds(double value) {
 }
 }  // namespace
 
-Session::Session(FrameSocket socket, Hub& hub)
-    : ws_(std::move(socket)),
-      hub_(hub),
-      id_(hub.next_id()),
-      events_signal_(ws_.get_executor(), net::steady_timer::time_point::max()),
-      ping_timer_(ws_.get_executor()) {
+Session::Session(FrameSocket socket, Hub& hub) : ws_(std::move(socket)), hub_(hub), id_(hub.next_id()) {
   const auto& rate = hub.settings.limits.client_rate;
   event_rate = protocol::TokenBucket(rate.rate, rate.burst);
 }
@@ -43,7 +37,7 @@ Session::Session(FrameSocket socket, Hub& hub)
 Session::~Session() = default;
 
 net::awaitable<void> Session::run(Request request, std::string subprotocol, unsigned short reject_code) {
-  auto self = std::static_pointer_cast<Session>(shared_from_this());
+  auto self = this->self();
   const auto& settings = hub_.settings;
 
   websocket::stream_base::timeout timeouts{};
@@ -70,7 +64,6 @@ net::awaitable<void> Session::run(Request request, std::string subprotocol, unsi
     log::debug("websocket handshake failed", {{"error", accept_error.message()}});
     co_return;
   }
-  request = {};  // this frame lives as long as the session: keep no headers
   open_ = true;
   hub_.add(self);
   hub_.metrics.connection_opened();
@@ -95,70 +88,107 @@ net::awaitable<void> Session::run(Request request, std::string subprotocol, unsi
       });
     }
   }
-  net::co_spawn(ws_.get_executor(), handle_events(), [self](std::exception_ptr failure) {
-    if (failure) log::error("session event loop failed", {{"session", self->id_}});
-  });
-  co_await read_frames();
+  // From here on the pending read (and, while there are events, the event
+  // loop) keeps the session alive; this frame and the request go away.
+  read_next();
 }
 
-net::awaitable<void> Session::read_frames() {
-  auto self = shared_from_this();
+// Reads the next client message in two steps. The first waits for the
+// message's first byte: Beast reads the frame header into its own frame
+// buffer (and answers pings meanwhile), so an idle session holds no message
+// buffer. The second reads the rest of the message into read_buffer_. (One
+// byte, not none: Beast 1.81 crashes validating UTF-8 into an empty buffer.)
+void Session::read_next() {
+  if (inbox_.size() >= max_inbox && !closing_) {
+    // Wait for the event loop to catch up before reading more.
+    auto pause = std::make_shared<net::steady_timer>(ws_.get_executor(), std::chrono::milliseconds(5));
+    pause->async_wait([self = self(), pause](error_code) { self->read_next(); });
+    return;
+  }
+  ws_.async_read_some(net::buffer(&first_byte_, 1),
+                      [self = self()](error_code ec, std::size_t bytes) { self->on_message_started(ec, bytes); });
+}
+
+void Session::on_message_started(error_code ec, std::size_t bytes) {
+  if (ec) return reader_finished(ec);
+  first_bytes_ = bytes;  // 0 for an empty message
+  if (ws_.is_message_done()) return on_message({});
+  ws_.async_read(read_buffer_, [self = self()](error_code ec, std::size_t) { self->on_message(ec); });
+}
+
+void Session::on_message(error_code ec) {
+  if (ec) return reader_finished(ec);
+  const auto rest = read_buffer_.data();
+  std::string frame;
+  frame.reserve(first_bytes_ + rest.size());
+  frame.append(&first_byte_, first_bytes_);
+  frame.append(static_cast<const char*>(rest.data()), rest.size());
+  inbox_.push_back(std::move(frame));
+  // Idle sessions keep no read buffer: client events are rare next to deliveries.
+  read_buffer_.clear();
+  read_buffer_.shrink_to_fit();
+  wake_events();
+  read_next();
+}
+
+void Session::reader_finished(error_code ec) {
   std::string close_reason = "client";
-  while (true) {
-    while (inbox_.size() >= max_inbox && !closing_) {
-      // Wait for the event loop to catch up before reading more.
-      net::steady_timer pause(ws_.get_executor(), std::chrono::milliseconds(5));
-      co_await pause.async_wait(no_throw);
-    }
-    auto [ec, bytes] = co_await ws_.async_read(read_buffer_, no_throw);
-    if (ec) {
-      if (ec == websocket::error::message_too_big) {
-        hub_.metrics.refused("max_message_bytes");
-        close_reason = "too_big";
-      } else if (ec != websocket::error::closed && ec != net::error::eof && ec != net::error::connection_reset &&
-                 ec != net::error::operation_aborted && !closing_) {
-        log::debug("session read ended", {{"session", id_}, {"error", ec.message()}});
-      }
-      break;
-    }
-    inbox_.push_back(beast::buffers_to_string(read_buffer_.data()));
-    // Idle sessions keep no read buffer: client events are rare next to deliveries.
-    read_buffer_.clear();
-    read_buffer_.shrink_to_fit();
-    wake_events();
+  if (ec == websocket::error::message_too_big) {
+    hub_.metrics.refused("max_message_bytes");
+    close_reason = "too_big";
+  } else if (ec != websocket::error::closed && ec != net::error::eof && ec != net::error::connection_reset &&
+             ec != net::error::operation_aborted && !closing_) {
+    log::debug("session read ended", {{"session", id_}, {"error", ec.message()}});
   }
   reader_done_ = true;
   if (!closing_) closing_reason_ = close_reason;  // the client, or a frame too big
   closing_ = true;
-  ping_timer_.cancel();
-  wake_events();
+  if (ping_timer_) ping_timer_->cancel();
+  if (unsubscribed_) {
+    forget();  // we closed it and the close callbacks already ran
+  } else {
+    wake_events();
+  }
 }
 
-void Session::wake_events() { events_signal_.cancel(); }
+// Starts the event loop unless it runs already. Posted, never run inline:
+// the caller may be in the middle of a fan-out or of another session's close.
+void Session::wake_events() {
+  if (events_running_) return;
+  events_running_ = true;
+  net::post(ws_.get_executor(), [self = self()] {
+    net::co_spawn(self->ws_.get_executor(), self->handle_events(), [self](std::exception_ptr failure) {
+      if (failure) log::error("session event loop failed", {{"session", self->id_}});
+    });
+  });
+}
 
+// Handles the queued events one after another and ends when the inbox is
+// empty, so that an idle session keeps no suspended coroutine; once the
+// session is closed it runs the close callbacks instead.
 net::awaitable<void> Session::handle_events() {
-  auto self = shared_from_this();
-  while (true) {
-    if (!active()) break;
-    if (inbox_.empty()) {
-      events_signal_.expires_at(net::steady_timer::time_point::max());
-      co_await events_signal_.async_wait(no_throw);
-      continue;
-    }
+  auto self = this->self();
+  while (active() && !inbox_.empty()) {
     std::string frame = inbox_.pop_front();
     co_await hub_.events.handle(self, frame);
   }
-  inbox_.clear();
-  // Closed: run the close callbacks, then forget the session.
-  co_await hub_.events.unsubscribe_all(self);
-  if (!reader_done_) {
-    // We closed it: make sure the socket goes away even if the peer never answers.
-    while (!reader_done_) {
-      events_signal_.expires_at(net::steady_timer::time_point::max());
-      co_await events_signal_.async_wait(no_throw);
-    }
+  if (active()) {
+    inbox_ = {};  // keep no capacity while idle
+    events_running_ = false;
+    co_return;
   }
-  ping_timer_.cancel();
+  inbox_.clear();
+  // Closed: run the close callbacks, then forget the session. events_running_
+  // stays set: the loop never starts again.
+  co_await hub_.events.unsubscribe_all(self);
+  unsubscribed_ = true;
+  // Otherwise we closed it: the reader ends when the socket closes (close()
+  // makes sure it does, even if the peer never answers) and forgets it then.
+  if (reader_done_) forget();
+}
+
+void Session::forget() {
+  if (ping_timer_) ping_timer_->cancel();
   if (auth_timer_) auth_timer_->cancel();
   log::info("connection closed", {{"session", id_}});
   hub_.metrics.connection_closed(closing_reason_);
@@ -181,9 +211,9 @@ void Session::close(unsigned short code, std::string_view reason) {
   if (closing_ || !open_) return;
   closing_ = true;
   closing_reason_ = std::to_string(code);
-  ping_timer_.cancel();
+  if (ping_timer_) ping_timer_->cancel();
   wake_events();
-  auto self = shared_from_this();
+  auto self = this->self();
   net::post(ws_.get_executor(), [this, self, code, text = std::string(reason)] {
     websocket::close_reason why;
     why.code = code;
@@ -197,16 +227,17 @@ void Session::close(unsigned short code, std::string_view reason) {
 
 void Session::schedule_ping(std::chrono::steady_clock::duration delay) {
   const auto generation = ++ping_generation_;
-  ping_timer_.expires_after(delay);
-  auto self = shared_from_this();
-  ping_timer_.async_wait([this, self, generation](error_code ec) {
+  if (!ping_timer_) ping_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor());
+  ping_timer_->expires_after(delay);
+  auto self = this->self();
+  ping_timer_->async_wait([this, self, generation](error_code ec) {
     if (ec || generation != ping_generation_ || !active()) return;
     awaiting_pong_ = true;
     ping_sent_at_ = std::chrono::steady_clock::now();
     ws_.async_ping({}, [](error_code) {});
     const auto wait_generation = ++ping_generation_;
-    ping_timer_.expires_after(seconds(hub_.settings.ws_ping.timeout));
-    ping_timer_.async_wait([this, self, wait_generation](error_code ec) {
+    ping_timer_->expires_after(seconds(hub_.settings.ws_ping.timeout));
+    ping_timer_->async_wait([this, self, wait_generation](error_code ec) {
       if (ec || wait_generation != ping_generation_ || !awaiting_pong_ || !active()) return;
       log::warn("ping timeout", {{"session", id_}});
       hub_.metrics.refused("ping_timeout");
