@@ -20,6 +20,9 @@ void complete(FrameSocket::write_handler& done, error_code ec, std::size_t bytes
 
 FrameSocket::FrameSocket(tcp::socket socket) : core_(std::make_shared<Core>()) {
   core_->plain.emplace(std::move(socket));
+  // flush() writes directly first: it must never block.
+  error_code ignored;
+  core_->plain->non_blocking(true, ignored);
 }
 
 FrameSocket::FrameSocket(tls_stream stream) : core_(std::make_shared<Core>()) {
@@ -81,22 +84,68 @@ void FrameSocket::Core::schedule_flush() {
 }
 
 void FrameSocket::Core::flush() {
-  if (writing || failed || queue.empty()) return;
-  gather.clear();
-  std::size_t bytes = 0;
-  for (std::size_t i = 0; i < queue.size(); ++i) {
-    if (gather.size() == max_frames_per_write || bytes >= max_bytes_per_write) break;
-    const auto& entry = queue[i];
-    gather.emplace_back(entry.bytes->data(), entry.bytes->size());
-    bytes += entry.bytes->size();
+  while (!writing && !failed && !queue.empty()) {
+    gather.clear();
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+      if (gather.size() == max_frames_per_write || bytes >= max_bytes_per_write) break;
+      const auto& entry = queue[i];
+      gather.emplace_back(entry.bytes->data(), entry.bytes->size());
+      bytes += entry.bytes->size();
+    }
+    in_flight = gather.size();
+    if (!tls) {
+      // Usually the whole batch fits in the socket's send buffer: write it now
+      // (the socket is non-blocking) and spare Asio's operation for the rest.
+      error_code ec;
+      std::size_t written = plain->write_some(gather, ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) {
+        ec = {};
+        written = 0;
+      }
+      if (ec) {
+        fail_all(ec);
+        return;
+      }
+      if (written == bytes) {
+        release_written();
+        continue;
+      }
+      skip_written(written);
+    }
+    writing = true;
+    auto on_done = [self = shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); };
+    if (tls)
+      net::async_write(*tls, gather, std::move(on_done));
+    else
+      net::async_write(*plain, gather, std::move(on_done));
+    return;
   }
-  in_flight = gather.size();
-  writing = true;
-  auto on_done = [self = shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); };
-  if (tls)
-    net::async_write(*tls, gather, std::move(on_done));
-  else
-    net::async_write(*plain, gather, std::move(on_done));
+  if (queue.empty() && !writing) {
+    // Give a burst's memory back instead of keeping the peak per session.
+    if (gather.capacity() > Fifo<Entry>::kKeptCapacity) std::vector<net::const_buffer>().swap(gather);
+    queue.clear();
+  }
+}
+
+// Drops the first `written` bytes of the gather list (a partial direct write).
+void FrameSocket::Core::skip_written(std::size_t written) {
+  std::size_t first = 0;
+  while (written > 0 && written >= gather[first].size()) {
+    written -= gather[first].size();
+    ++first;
+  }
+  if (written > 0) gather[first] += written;
+  gather.erase(gather.begin(), gather.begin() + static_cast<std::ptrdiff_t>(first));
+}
+
+// The in-flight entries are on the wire: drop them, and complete Beast's.
+void FrameSocket::Core::release_written() {
+  for (; in_flight > 0; --in_flight) {
+    Entry entry = queue.pop_front();
+    queued_bytes -= entry.bytes->size();
+    if (entry.done) complete(*entry.done, {}, entry.bytes->size());
+  }
 }
 
 void FrameSocket::Core::on_written(error_code ec) {
@@ -105,18 +154,8 @@ void FrameSocket::Core::on_written(error_code ec) {
     fail_all(ec);
     return;
   }
-  for (; in_flight > 0; --in_flight) {
-    Entry entry = queue.pop_front();
-    queued_bytes -= entry.bytes->size();
-    if (entry.done) complete(*entry.done, {}, entry.bytes->size());
-  }
-  if (queue.empty()) {
-    // Give a burst's memory back instead of keeping the peak per session.
-    if (gather.capacity() > Fifo<Entry>::kKeptCapacity) std::vector<net::const_buffer>().swap(gather);
-    queue.clear();
-  } else {
-    flush();
-  }
+  release_written();
+  flush();
 }
 
 void FrameSocket::Core::fail_all(error_code ec) {

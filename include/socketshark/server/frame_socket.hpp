@@ -99,6 +99,8 @@ struct FrameSocket::Core : std::enable_shared_from_this<Core> {
   void enqueue(std::shared_ptr<const std::string> bytes, std::unique_ptr<write_handler> done);
   void schedule_flush();
   void flush();
+  void skip_written(std::size_t written);
+  void release_written();
   void on_written(error_code ec);
   void fail_all(error_code ec);
 };
