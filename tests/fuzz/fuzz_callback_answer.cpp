@@ -1,7 +1,7 @@
 // Fuzz target (d): an HTTP callback answer handled as the daemon handles it
 // (SPEC §1, §2). The HTTP client itself (src/callbacks/http_client.cpp) is a
 // Beast TU and stays out; this is its pure part: the body parsed with
-// Json::parse(allow_exceptions=false) and refused unless it is an object,
+// parse_untrusted_json (at most 256 levels) and refused unless it is an object,
 // then what the event handler reads from it (status, error, data, auth and
 // authorizer fields, a before_subscribe answer as a message with options),
 // plus the two value readers that see service-provided text:
@@ -94,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
 
   const Json extra = {{"extra", "e"}};
   const std::string subscription = "service.topic";
-  const Json answer = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const Json answer = socketshark::parse_untrusted_json(body);  // as the HTTP client does
   if (answer.is_discarded() || !answer.is_object()) {
     // An unexpected failure: "Unhandled exception." and the connection closes.
     const Json reply = fuzz::parse_wire(

@@ -187,7 +187,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // A frame is answered by at most one reply of its own event name; the
     // other frames it caused are messages or unsubscribe notices.
-    const auto parsed = Json::parse(line, nullptr, false);
+    const auto parsed = socketshark::parse_untrusted_json(line);
     const std::string frame_event =
         parsed.is_object() && parsed.contains("event") && parsed["event"].is_string() ? parsed["event"].get<std::string>()
                                                                                       : std::string();
