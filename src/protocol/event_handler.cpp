@@ -34,19 +34,6 @@ struct EventError {
   Json data;  // included in the reply only when truthy
 };
 
-// Python truthiness of a JSON value (error data is sent only when truthy).
-bool truthy(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null: return false;
-    case Json::value_t::boolean: return value.get<bool>();
-    case Json::value_t::number_integer: return value.get<std::int64_t>() != 0;
-    case Json::value_t::number_unsigned: return value.get<std::uint64_t>() != 0;
-    case Json::value_t::number_float: return value.get<double>() != 0.0;
-    case Json::value_t::string: return !value.get_ref<const std::string&>().empty();
-    default: return !value.empty();
-  }
-}
-
 bool answer_ok(const Json& answer) {
   auto status = answer.find("status");
   return status != answer.end() && *status == "ok";

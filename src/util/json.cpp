@@ -1,5 +1,8 @@
 #include "socketshark/util/json.hpp"
 
+#include <cstdint>
+#include <string>
+
 namespace socketshark {
 
 Json parse_untrusted_json(std::string_view text) {
@@ -11,6 +14,18 @@ Json parse_untrusted_json(std::string_view text) {
   Json parsed = Json::parse(text.begin(), text.end(), limit_depth, /*allow_exceptions=*/false);
   if (too_deep) return Json(Json::value_t::discarded);
   return parsed;
+}
+
+bool truthy(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null: return false;
+    case Json::value_t::boolean: return value.get<bool>();
+    case Json::value_t::number_integer: return value.get<std::int64_t>() != 0;
+    case Json::value_t::number_unsigned: return value.get<std::uint64_t>() != 0;
+    case Json::value_t::number_float: return value.get<double>() != 0.0;
+    case Json::value_t::string: return !value.get_ref<const std::string&>().empty();
+    default: return !value.empty();
+  }
 }
 
 }  // namespace socketshark

@@ -29,6 +29,7 @@
 #include "socketshark/util/timestamps.hpp"
 
 using socketshark::Json;
+using socketshark::truthy;
 namespace protocol = socketshark::protocol;
 namespace routing = socketshark::routing;
 
@@ -39,18 +40,6 @@ bool same_double(std::optional<double> a, std::optional<double> b) {
   if (!a) return true;
   if (std::isnan(*a) || std::isnan(*b)) return std::isnan(*a) && std::isnan(*b);
   return std::memcmp(&*a, &*b, sizeof(double)) == 0;
-}
-
-bool truthy(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null: return false;
-    case Json::value_t::boolean: return value.get<bool>();
-    case Json::value_t::number_integer: return value.get<std::int64_t>() != 0;
-    case Json::value_t::number_unsigned: return value.get<std::uint64_t>() != 0;
-    case Json::value_t::number_float: return value.get<double>() != 0.0;
-    case Json::value_t::string: return !value.get_ref<const std::string&>().empty();
-    default: return !value.empty();
-  }
 }
 
 void check_published_at(std::string_view text) {

@@ -119,3 +119,10 @@ TEST(Replies, InvalidUtf8IsReplacedNotThrown) {
   Json value = std::string("\xFF");
   EXPECT_NO_THROW(to_wire(value));
 }
+
+TEST(Json, TruthyFollowsPython) {
+  for (const char* falsy : {"null", "false", "0", "0.0", "-0.0", "\"\"", "[]", "{}"})
+    EXPECT_FALSE(socketshark::truthy(Json::parse(falsy))) << falsy;
+  for (const char* truthy : {"true", "1", "-1", "0.5", "18446744073709551615", "\" \"", "[0]", "{\"a\":null}"})
+    EXPECT_TRUE(socketshark::truthy(Json::parse(truthy))) << truthy;
+}
