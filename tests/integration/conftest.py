@@ -91,6 +91,14 @@ def redis_server(tmp_path):
 
 
 @pytest.fixture
+def rds(redis_server):
+    """A redis-py client of redis_server."""
+    client = redis_server.client()
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def config(fake_service):
     """A fresh base config; tests may edit it before start_daemon(config)."""
     return base_config(fake_service)

@@ -37,13 +37,6 @@ def delivery_config(config, redis_server, fake_service):
     return config
 
 
-@pytest.fixture
-def rds(redis_server):
-    client = redis_server.client()
-    yield client
-    client.close()
-
-
 def publish(rds, channel: str, message, prefix: str = "") -> None:
     rds.publish(prefix + channel, message if isinstance(message, str) else json.dumps(message))
 

@@ -247,13 +247,6 @@ def nb_config(config, redis_server, fake_service):
     return config
 
 
-@pytest.fixture
-def rds(redis_server):
-    client = redis_server.client()
-    yield client
-    client.close()
-
-
 class Neighbour:
     """A well-behaved session on service `open` that must not notice anything."""
 

@@ -35,13 +35,6 @@ def redis_daemon(redis_config, start_daemon):
     return start_daemon(redis_config)
 
 
-@pytest.fixture
-def rds(redis_server):
-    client = redis_server.client()
-    yield client
-    client.close()
-
-
 async def wait_channels(rds, expected, timeout=5.0):
     """Wait until the set of subscription channels under PREFIX equals ``expected``
     (subscription names contain a '.'; the daemon's liveness probe channel,

@@ -54,13 +54,6 @@ def daemons(config, redis_server, start_daemon):
     return started
 
 
-@pytest.fixture
-def rds(redis_server):
-    client = redis_server.client()
-    yield client
-    client.close()
-
-
 def publish(rds, name: str, data, **options) -> int:
     message = {"subscription": name, "data": data}
     if options:
